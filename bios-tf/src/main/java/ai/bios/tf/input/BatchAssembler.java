@@ -1,0 +1,263 @@
+package ai.bios.tf.input;
+
+import ai.bios.tf.BadInputException;
+import ai.bios.tf.InvalidSettingException;
+import ai.bios.tf.model.Loss;
+import ai.bios.tf.model.ModelSpec;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.FloatDataBuffer;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Turns records into batches of TF tensors with exactly one copy: each record's values are written
+ * straight into the batch's native memory. Full-size batches are pooled: closing one hands its
+ * tensors back for the next batch, so steady-state training allocates no native memory.
+ *
+ * <p>Every value is checked on the way in; a bad record fails with a {@link BadInputException}
+ * naming the record index, what was expected, what came, and the fix.
+ *
+ * <p>Threading: {@link #assemble} runs on one thread (the feeder); {@link Batch#close()} may come
+ * from any thread; {@link #close()} frees the pool.
+ */
+public final class BatchAssembler implements AutoCloseable {
+  private final ModelSpec spec;
+  private final int batchSize;
+  private final long[] featureDims;
+  private final int featureSize;
+  private final int outputs;
+  private final ArrayDeque<Batch> free = new ArrayDeque<>();
+  private final Writer writer;
+  private boolean closed;
+
+  /** @param batchSize the largest batch this assembler builds (this worker's share of a step) */
+  public BatchAssembler(ModelSpec spec, int batchSize) {
+    this.spec = spec;
+    this.batchSize = InvalidSettingException.atLeast("batchSize", batchSize, 1);
+    this.featureSize = spec.featureSize();
+    this.outputs = spec.outputs();
+    this.featureDims = new long[spec.inputShape().size() + 1];
+    for (int i = 0; i < spec.inputShape().size(); i++) {
+      featureDims[i + 1] = spec.inputShape().get(i);
+    }
+    this.writer = new Writer();
+  }
+
+  public int batchSize() {
+    return batchSize;
+  }
+
+  /** Native bytes of one full batch (for sizing the prefetch queue's memory budget). */
+  public long batchBytes() {
+    return 4L * batchSize * ((long) featureSize + outputs);
+  }
+
+  /**
+   * Reads records {@code indices[from, to)} of {@code source} into a batch for {@code (epoch,
+   * step)}. An empty range gives {@link Batch#empty}.
+   */
+  public Batch assemble(RecordSource source, int[] indices, int from, int to, int epoch, long step) {
+    int n = to - from;
+    if (n < 0 || n > batchSize) {
+      throw new IllegalArgumentException("batch of " + n + " records, limit " + batchSize);
+    }
+    if (n == 0) {
+      return Batch.empty(epoch, step);
+    }
+    Batch batch = acquire(n);
+    boolean ok = false;
+    try {
+      FloatDataBuffer x = batch.features().asRawTensor().data().asFloats();
+      FloatDataBuffer y = batch.labels().asRawTensor().data().asFloats();
+      for (int row = 0; row < n; row++) {
+        int index = indices[from + row];
+        writer.begin(x, y, row, index);
+        source.read(index, epoch, writer);
+        writer.end();
+      }
+      batch.position(n, epoch, step);
+      ok = true;
+      return batch;
+    } finally {
+      if (!ok) {
+        batch.close();
+      }
+    }
+  }
+
+  private synchronized Batch acquire(int n) {
+    if (closed) {
+      throw new IllegalStateException("BatchAssembler is closed");
+    }
+    if (n == batchSize && !free.isEmpty()) {
+      Batch b = free.pop();
+      b.reopen();
+      return b;
+    }
+    long[] dims = featureDims.clone();
+    dims[0] = n;
+    TFloat32 x = TFloat32.tensorOf(Shape.of(dims));
+    TFloat32 y;
+    try {
+      y = TFloat32.tensorOf(Shape.of(n, outputs));
+    } catch (RuntimeException e) {
+      x.close();
+      throw e;
+    }
+    return new Batch(x, y, n, n == batchSize ? this : null);
+  }
+
+  /** Takes back a closed full-size batch; false when the pool is closed (the batch frees itself). */
+  synchronized boolean recycle(Batch batch) {
+    if (closed) {
+      return false;
+    }
+    free.push(batch);
+    return true;
+  }
+
+  /** Frees every pooled batch. Batches still out free themselves when closed. */
+  @Override
+  public synchronized void close() {
+    closed = true;
+    while (!free.isEmpty()) {
+      free.pop().release();
+    }
+  }
+
+  /** Validating writer for one row; reused. */
+  private final class Writer implements RecordWriter {
+    private final float[] oneHot = new float[outputs];
+    private final float[] scratch = new float[featureSize];
+    private FloatDataBuffer x;
+    private FloatDataBuffer y;
+    private int row;
+    private int index;
+    private boolean wroteFeatures;
+    private boolean wroteLabel;
+
+    void begin(FloatDataBuffer x, FloatDataBuffer y, int row, int index) {
+      this.x = x;
+      this.y = y;
+      this.row = row;
+      this.index = index;
+      wroteFeatures = false;
+      wroteLabel = false;
+    }
+
+    void end() {
+      if (!wroteFeatures || !wroteLabel) {
+        throw new BadInputException("record " + index + ": the record source wrote "
+            + (wroteFeatures ? "no label" : "no features")
+            + "; RecordSource.read must write both features and a label for every record");
+      }
+    }
+
+    @Override
+    public void features(float[] values) {
+      checkFeatures(values == null ? -1 : values.length);
+      for (int i = 0; i < values.length; i++) {
+        if (!Float.isFinite(values[i])) {
+          throw nonFinite(i, values[i]);
+        }
+      }
+      x.offset((long) row * featureSize).write(values, 0, featureSize);
+      wroteFeatures = true;
+    }
+
+    @Override
+    public void features(double[] values) {
+      checkFeatures(values == null ? -1 : values.length);
+      for (int i = 0; i < values.length; i++) {
+        double v = values[i];
+        if (!Double.isFinite(v)) {
+          throw nonFinite(i, v);
+        }
+        scratch[i] = (float) v;
+      }
+      x.offset((long) row * featureSize).write(scratch, 0, featureSize);
+      wroteFeatures = true;
+    }
+
+    private void checkFeatures(int length) {
+      if (length < 0) {
+        throw new BadInputException("record " + index + ": features are null; every record needs "
+            + featureSize + " feature values (drop or impute rows with missing features)");
+      }
+      if (length != featureSize) {
+        throw new BadInputException("record " + index + ": expected " + featureSize
+            + " feature values (model input shape " + spec.inputShape() + "), got " + length
+            + "; make every record's features the same length as the model's input");
+      }
+    }
+
+    private BadInputException nonFinite(int i, double v) {
+      return new BadInputException("record " + index + ": feature " + i + " is " + v
+          + "; features must be finite numbers (impute or drop missing and infinite values)");
+    }
+
+    @Override
+    public void label(double value) {
+      Loss loss = spec.loss();
+      if (!Double.isFinite(value)) {
+        throw new BadInputException("record " + index + ": label is " + value
+            + "; labels must be finite numbers (drop rows without a label)");
+      }
+      if (loss == Loss.SOFTMAX_CROSS_ENTROPY) {
+        if (value != Math.rint(value) || value < 0 || value >= outputs) {
+          throw new BadInputException("record " + index + ": label " + value
+              + " is not a class index in [0, " + (outputs - 1) + "]; index the labels (StringIndexer) "
+              + "or give the last dense layer as many units as there are classes");
+        }
+        Arrays.fill(oneHot, 0f);
+        oneHot[(int) value] = 1f;
+        y.offset((long) row * outputs).write(oneHot, 0, outputs);
+        wroteLabel = true;
+      } else {
+        if (outputs != 1) {
+          throw new BadInputException("record " + index + ": got one label value, expected " + outputs
+              + " (one per model output); write labels(float[])");
+        }
+        oneHot[0] = (float) value;
+        checkLabelValues(oneHot);
+        y.offset(row).write(oneHot, 0, 1);
+        wroteLabel = true;
+      }
+    }
+
+    @Override
+    public void labels(float[] values) {
+      if (spec.loss() == Loss.SOFTMAX_CROSS_ENTROPY) {
+        if (values == null || values.length != 1) {
+          throw new BadInputException("record " + index + ": softmax cross-entropy takes one class index, got "
+              + (values == null ? "null" : values.length + " values") + "; write label(classIndex)");
+        }
+        label(values[0]);
+        return;
+      }
+      if (values == null || values.length != outputs) {
+        throw new BadInputException("record " + index + ": expected " + outputs + " label values, got "
+            + (values == null ? "null" : String.valueOf(values.length))
+            + "; give one label value per model output");
+      }
+      checkLabelValues(values);
+      y.offset((long) row * outputs).write(values, 0, outputs);
+      wroteLabel = true;
+    }
+
+    private void checkLabelValues(float[] values) {
+      for (int i = 0; i < values.length && i < outputs; i++) {
+        float v = values[i];
+        if (!Float.isFinite(v)) {
+          throw new BadInputException("record " + index + ": label " + i + " is " + v
+              + "; labels must be finite numbers (drop rows without a label)");
+        }
+        if (spec.loss() == Loss.SIGMOID_CROSS_ENTROPY && v != 0f && v != 1f) {
+          throw new BadInputException("record " + index + ": label " + i + " is " + v
+              + "; sigmoid cross-entropy takes labels 0 or 1 (binarize the label column)");
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,23 @@
+package ai.bios.tf.input;
+
+/**
+ * Where a {@link RecordSource} writes one record. Values are validated as they are written (length,
+ * finite, label range) and copied once, into the batch's native tensor.
+ */
+public interface RecordWriter {
+
+  /** The record's features, flattened in row-major (NHWC for images) order. */
+  void features(float[] values);
+
+  /** The record's features from doubles (for example an MLlib vector's values). */
+  void features(double[] values);
+
+  /**
+   * The record's label: a class index for softmax cross-entropy, or the single target of a model
+   * with one output.
+   */
+  void label(double value);
+
+  /** The record's label values (one per output for sigmoid cross-entropy and squared error). */
+  void labels(float[] values);
+}

@@ -1,0 +1,291 @@
+package ai.bios.tf.model;
+
+import ai.bios.tf.input.Batch;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * A {@link ModelSpec} built into a TensorFlow graph with its own session: the unit one training
+ * task drives. It owns its graph, session and every tensor it creates, and frees them in
+ * {@link #close()}.
+ *
+ * <p>The training step is split so that aggregation fits in between:
+ *
+ * <ol>
+ *   <li>{@link #computeGradients}: the gradient of the batch's loss SUM (not mean), flattened into
+ *       one buffer of {@link #parameterCount()} floats, plus the loss sum and the sample count. Sums
+ *       from workers with unequal batches add up to the exact global sums;
+ *   <li>(the caller sums buffers and counts across workers);
+ *   <li>{@link #applyGradients}: divides the summed gradients by the global count in the graph and
+ *       applies the optimizer.
+ * </ol>
+ *
+ * <p>Initial weights come from the spec's seed (Glorot-uniform kernels, zero biases), drawn in Java
+ * so that they are the same on every machine. Optimizers run on TensorFlow's fused training kernels
+ * ({@code ApplyGradientDescent}, {@code ApplyMomentum}, {@code ApplyAdam}) with state variables this
+ * class creates and therefore can export: the framework optimizers find variables by scanning the
+ * whole graph and keep Adam's beta powers private, which would make checkpoints incomplete.
+ *
+ * <p>Not thread-safe: one thread drives a model at a time.
+ */
+public final class TrainableModel implements AutoCloseable {
+  private final ModelSpec spec;
+  private final OptimizerSpec optimizer;
+  private final Graph graph;
+  private final Session session;
+
+  private final Placeholder<TFloat32> x;
+  private final Placeholder<TFloat32> y;
+  private final Operand<TFloat32> lossSum;
+  private final Operand<TFloat32> flatGradients;
+  private final Operand<TFloat32> prediction;
+
+  private final Placeholder<TFloat32> gradientSum;
+  private final Placeholder<TFloat32> sampleCountInput;
+  private final Op applyOp;
+
+  private final StateVector weights;
+  private final StateVector optimizerState;
+  private final int parameterCount;
+  private long appliedSteps;
+
+  public TrainableModel(ModelSpec spec, OptimizerSpec optimizer, ComputeOptions compute) {
+    this.spec = spec;
+    this.optimizer = optimizer;
+    this.graph = new Graph();
+    Session s = null;
+    try {
+      Ops tf = Ops.create(graph);
+      long[] xDims = new long[spec.inputShape().size() + 1];
+      xDims[0] = -1;
+      for (int i = 0; i < spec.inputShape().size(); i++) {
+        xDims[i + 1] = spec.inputShape().get(i);
+      }
+      x = tf.withName("features").placeholder(TFloat32.class, Placeholder.shape(Shape.of(xDims)));
+      y = tf.withName("labels").placeholder(TFloat32.class,
+          Placeholder.shape(Shape.of(-1, spec.outputs())));
+
+      Layers.Built net = Layers.build(tf, spec, x);
+      List<Variable<TFloat32>> vars = net.vars();
+      Operand<TFloat32> logits = net.logits();
+      lossSum = tf.withName("loss_sum").sum(perSampleLoss(tf, logits), tf.constant(0));
+      prediction = predictionOp(tf, logits);
+
+      List<Operand<TFloat32>> grads = new ArrayList<>();
+      List<Output<?>> dy = tf.gradients(lossSum, vars).dy();
+      for (int i = 0; i < vars.size(); i++) {
+        @SuppressWarnings("unchecked")
+        Operand<TFloat32> g = (Operand<TFloat32>) dy.get(i);
+        grads.add(g);
+      }
+      flatGradients = StateVector.flatten(tf, grads);
+      weights = new StateVector(tf, "weights", vars);
+      parameterCount = weights.size();
+
+      gradientSum = tf.withName("gradient_sum").placeholder(TFloat32.class,
+          Placeholder.shape(Shape.of(parameterCount)));
+      sampleCountInput = tf.withName("sample_count").placeholder(TFloat32.class,
+          Placeholder.shape(Shape.scalar()));
+      Operand<TFloat32> mean = tf.math.div(gradientSum, sampleCountInput);
+      List<Operand<TFloat32>> meanParts = weights.split(tf, mean);
+      OptimizerGraph opt = OptimizerGraph.build(tf, optimizer, vars, meanParts);
+      applyOp = opt.apply();
+      optimizerState = new StateVector(tf, "optimizer", opt.state());
+
+      s = new Session(graph, false, compute.toConfigProto());
+      this.session = s;
+      weights.write(session, net.initialFlat());
+      if (optimizerState.size() > 0) {
+        optimizerState.write(session, opt.initialState());
+      }
+    } catch (RuntimeException | Error e) {
+      if (s != null) {
+        s.close();
+      }
+      graph.close();
+      throw e;
+    }
+  }
+
+  public ModelSpec spec() {
+    return spec;
+  }
+
+  public OptimizerSpec optimizer() {
+    return optimizer;
+  }
+
+  /** Number of trainable parameters: the length of the gradient and weight buffers. */
+  public int parameterCount() {
+    return parameterCount;
+  }
+
+  /** Length of the optimizer-state buffer (slots and Adam's beta powers). */
+  public int optimizerStateSize() {
+    return optimizerState.size();
+  }
+
+  /** Steps applied since construction or the last {@link #importOptimizerState}. */
+  public long appliedSteps() {
+    return appliedSteps;
+  }
+
+  /**
+   * Gradient of the batch's loss sum with respect to every parameter, written into {@code
+   * gradientSums} (length {@link #parameterCount()}). An empty batch writes zeros.
+   *
+   * @return the batch's loss sum and sample count
+   */
+  public GradientStats computeGradients(Batch batch, float[] gradientSums) {
+    checkLength("gradientSums", gradientSums, parameterCount);
+    if (batch.size() == 0) {
+      Arrays.fill(gradientSums, 0f);
+      return new GradientStats(0.0, 0);
+    }
+    try (Result r = session.runner()
+        .feed(x, batch.features())
+        .feed(y, batch.labels())
+        .fetch(flatGradients)
+        .fetch(lossSum)
+        .run()) {
+      ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(gradientSums);
+      return new GradientStats(((TFloat32) r.get(1)).getFloat(), batch.size());
+    }
+  }
+
+  /** The batch's loss sum at the current weights, without gradients. */
+  public double lossSum(Batch batch) {
+    if (batch.size() == 0) {
+      return 0.0;
+    }
+    try (Result r = session.runner().feed(x, batch.features()).feed(y, batch.labels())
+        .fetch(lossSum).run()) {
+      return ((TFloat32) r.get(0)).getFloat();
+    }
+  }
+
+  /**
+   * Applies the optimizer with the mean gradient {@code gradientSums / sampleCount}. The division
+   * happens in the graph, so every worker that applies the same sums gets the same weights.
+   */
+  public void applyGradients(float[] gradientSums, long sampleCount) {
+    checkLength("gradientSums", gradientSums, parameterCount);
+    if (sampleCount <= 0) {
+      throw new IllegalArgumentException("sampleCount must be > 0, was " + sampleCount
+          + ": no worker had data for this step");
+    }
+    try (TFloat32 g = TFloat32.tensorOf(Shape.of(parameterCount));
+        TFloat32 n = TFloat32.scalarOf(sampleCount)) {
+      g.asRawTensor().data().asFloats().write(gradientSums);
+      session.runner().feed(gradientSum, g).feed(sampleCountInput, n).addTarget(applyOp).run().close();
+    }
+    appliedSteps++;
+  }
+
+  /**
+   * Model outputs for {@code features} (shape {@code [n, ...inputShape]}): class probabilities for
+   * softmax, per-output probabilities for sigmoid, values for squared error. Row-major
+   * {@code [n, outputs]}.
+   */
+  public float[] predict(TFloat32 features) {
+    int n = (int) features.shape().get(0);
+    float[] out = new float[n * spec.outputs()];
+    if (n == 0) {
+      return out;
+    }
+    try (Result r = session.runner().feed(x, features).fetch(prediction).run()) {
+      ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(out);
+    }
+    return out;
+  }
+
+  /** All weights, flattened in layer order (the layout of the gradient buffer). */
+  public float[] exportWeights() {
+    return weights.read(session);
+  }
+
+  public void importWeights(float[] values) {
+    checkLength("weights", values, parameterCount);
+    weights.write(session, values);
+  }
+
+  /** The optimizer's state (slots, then Adam's beta powers), flattened. */
+  public float[] exportOptimizerState() {
+    return optimizerState.size() == 0 ? new float[0] : optimizerState.read(session);
+  }
+
+  public void importOptimizerState(float[] values, long appliedSteps) {
+    checkLength("optimizer state", values, optimizerState.size());
+    if (optimizerState.size() > 0) {
+      optimizerState.write(session, values);
+    }
+    this.appliedSteps = appliedSteps;
+  }
+
+  private static void checkLength(String what, float[] values, int expected) {
+    if (values == null || values.length != expected) {
+      throw new IllegalArgumentException(what + ": expected " + expected + " values, got "
+          + (values == null ? "null" : values.length));
+    }
+  }
+
+  private Operand<TFloat32> perSampleLoss(Ops tf, Operand<TFloat32> logits) {
+    Operand<TInt32> axis1 = tf.constant(new int[] {1});
+    return switch (spec.loss()) {
+      case SOFTMAX_CROSS_ENTROPY -> tf.nn.softmaxCrossEntropyWithLogits(logits, y).loss();
+      case SIGMOID_CROSS_ENTROPY -> {
+        // Stable form: max(l, 0) - l*y + log(1 + exp(-|l|)), summed over outputs.
+        Operand<TFloat32> perOutput = tf.math.add(
+            tf.math.sub(tf.nn.relu(logits), tf.math.mul(logits, y)),
+            tf.math.log1p(tf.math.exp(tf.math.neg(tf.math.abs(logits)))));
+        yield tf.sum(perOutput, axis1);
+      }
+      case MEAN_SQUARED_ERROR -> tf.math.mean(tf.math.square(tf.math.sub(logits, y)), axis1);
+    };
+  }
+
+  private Operand<TFloat32> predictionOp(Ops tf, Operand<TFloat32> logits) {
+    return switch (spec.loss()) {
+      case SOFTMAX_CROSS_ENTROPY -> tf.withName("prediction").nn.softmax(logits);
+      case SIGMOID_CROSS_ENTROPY -> tf.withName("prediction").math.sigmoid(logits);
+      case MEAN_SQUARED_ERROR -> tf.withName("prediction").identity(logits);
+    };
+  }
+
+  /** Closes the session, then the graph. Idempotent. */
+  @Override
+  public void close() {
+    try {
+      session.close();
+    } finally {
+      graph.close();
+    }
+  }
+
+  /** A batch's contribution: its loss sum and sample count. */
+  public record GradientStats(double lossSum, long count) {}
+
+  /** Draws initial weights, deterministic in the seed. */
+  static float[] glorotUniform(SplittableRandom rnd, int size, long fanIn, long fanOut) {
+    float[] w = new float[size];
+    double limit = Math.sqrt(6.0 / (fanIn + fanOut));
+    for (int i = 0; i < size; i++) {
+      w[i] = (float) ((rnd.nextDouble() * 2 - 1) * limit);
+    }
+    return w;
+  }
+}
