@@ -14,7 +14,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
   @JsonSubTypes.Type(value = LayerSpec.Pool.class, name = "pool"),
   @JsonSubTypes.Type(value = LayerSpec.Flatten.class, name = "flatten")
 })
-public sealed interface LayerSpec {
+public sealed interface LayerSpec extends java.io.Serializable {
 
   /** Fully connected: {@code activation(x W + b)}. Input must be rank 1 per record. */
   record Dense(int units, Activation activation) implements LayerSpec {}

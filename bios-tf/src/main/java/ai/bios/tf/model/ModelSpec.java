@@ -59,8 +59,7 @@ public final class ModelSpec implements Serializable {
     this.loss = Objects.requireNonNull(loss, "model.loss");
     this.seed = seed;
     this.shapes = inferShapes(this.inputShape, this.layers);
-    List<Integer> out = shapes.get(shapes.size() - 1);
-    if (out.size() != 1) {
+    if (!(this.layers.get(this.layers.size() - 1) instanceof LayerSpec.Dense)) {
       throw new InvalidSettingException(
           "model.layers", describe(this.layers.get(this.layers.size() - 1)),
           "must end with a dense layer (its units are the model's outputs); add flatten() and dense(...)");

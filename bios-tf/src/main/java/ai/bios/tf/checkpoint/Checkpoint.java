@@ -1,0 +1,183 @@
+package ai.bios.tf.checkpoint;
+
+import ai.bios.tf.BiosException;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32;
+
+/**
+ * Everything needed to continue a run bit for bit: the weights, the optimizer state, the next step
+ * (which fixes epoch and data position, since the data order is a pure function of seed, epoch and
+ * rank), the run's identity (model spec, optimizer, batch size, seed, data-plan shape) and the loss
+ * history so far.
+ *
+ * <p>Binary layout: magic {@code BIOSCKPT}, format version, then the fields, then a CRC-32 of all
+ * preceding bytes. A torn or altered file fails {@link #readFrom} instead of loading.
+ *
+ * @param identity the run's identity; a checkpoint only resumes a run with an equal identity
+ * @param nextStep the first step not yet applied
+ * @param appliedSteps optimizer steps taken (Adam's bias correction depends on it)
+ * @param weights flattened weights
+ * @param optimizerState flattened optimizer state
+ * @param lossHistory mean loss of each step {@code [0, nextStep)}
+ */
+public record Checkpoint(
+    RunIdentity identity, long nextStep, long appliedSteps, float[] weights, float[] optimizerState,
+    double[] lossHistory) {
+
+  private static final long MAGIC = 0x42494f53434b5054L; // "BIOSCKPT"
+  private static final int VERSION = 1;
+
+  /** What makes two runs the same run. */
+  public record RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed,
+      int workers, int stepsPerEpoch) {}
+
+  public void writeTo(OutputStream out) throws IOException {
+    CRC32 crc = new CRC32();
+    DataOutputStream data = new DataOutputStream(new java.util.zip.CheckedOutputStream(out, crc));
+    data.writeLong(MAGIC);
+    data.writeInt(VERSION);
+    writeString(data, identity.modelSpecJson());
+    writeString(data, identity.optimizer());
+    data.writeInt(identity.batchSize());
+    data.writeLong(identity.seed());
+    data.writeInt(identity.workers());
+    data.writeInt(identity.stepsPerEpoch());
+    data.writeLong(nextStep);
+    data.writeLong(appliedSteps);
+    writeFloats(data, weights);
+    writeFloats(data, optimizerState);
+    data.writeInt(lossHistory.length);
+    ByteBuffer buf = ByteBuffer.allocate(8 * lossHistory.length).order(ByteOrder.BIG_ENDIAN);
+    buf.asDoubleBuffer().put(lossHistory);
+    data.write(buf.array());
+    data.flush();
+    new DataOutputStream(out).writeLong(crc.getValue());
+    out.flush();
+  }
+
+  /** Reads and verifies a checkpoint; {@code source} names it in errors. */
+  public static Checkpoint readFrom(InputStream in, String source) throws IOException {
+    CRC32 crc = new CRC32();
+    DataInputStream data = new DataInputStream(new java.util.zip.CheckedInputStream(in, crc));
+    try {
+      if (data.readLong() != MAGIC) {
+        throw new CorruptCheckpointException(source + " is not a Bios checkpoint (bad magic)");
+      }
+      int version = data.readInt();
+      if (version != VERSION) {
+        throw new CorruptCheckpointException(source + " has format version " + version
+            + "; this Bios reads version " + VERSION);
+      }
+      RunIdentity id = new RunIdentity(readString(data), readString(data), data.readInt(),
+          data.readLong(), data.readInt(), data.readInt());
+      long nextStep = data.readLong();
+      long applied = data.readLong();
+      float[] weights = readFloats(data, source);
+      float[] state = readFloats(data, source);
+      int n = data.readInt();
+      if (n < 0 || n > nextStep) {
+        throw new CorruptCheckpointException(source + " has a loss history of " + n + " steps for step " + nextStep);
+      }
+      byte[] raw = data.readNBytes(8 * n);
+      if (raw.length != 8 * n) {
+        throw new CorruptCheckpointException(source + " is truncated");
+      }
+      double[] losses = new double[n];
+      ByteBuffer.wrap(raw).order(ByteOrder.BIG_ENDIAN).asDoubleBuffer().get(losses);
+      long expected = crc.getValue();
+      long stored = new DataInputStream(in).readLong();
+      if (stored != expected) {
+        throw new CorruptCheckpointException(source + " fails its checksum (torn or altered file)");
+      }
+      return new Checkpoint(id, nextStep, applied, weights, state, losses);
+    } catch (java.io.EOFException e) {
+      throw new CorruptCheckpointException(source + " is truncated");
+    }
+  }
+
+  /** Serialised bytes (for stores that write whole objects). */
+  public byte[] toBytes() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(64 + 4 * (weights.length + optimizerState.length));
+    try {
+      writeTo(out);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    return out.toByteArray();
+  }
+
+  /** Throws unless this checkpoint belongs to a run with identity {@code expected}, naming what differs. */
+  public void requireCompatible(RunIdentity expected, String source) {
+    RunIdentity got = identity;
+    check(source, "model spec", got.modelSpecJson(), expected.modelSpecJson());
+    check(source, "optimizer", got.optimizer(), expected.optimizer());
+    check(source, "batchSize", got.batchSize(), expected.batchSize());
+    check(source, "seed", got.seed(), expected.seed());
+    check(source, "numWorkers", got.workers(), expected.workers());
+    check(source, "steps per epoch (data size)", got.stepsPerEpoch(), expected.stepsPerEpoch());
+  }
+
+  private static void check(String source, String what, Object got, Object expected) {
+    if (!got.equals(expected)) {
+      throw new BiosException("checkpoint " + source + " belongs to a different run: its " + what
+          + " is " + got + ", this run's is " + expected
+          + "; use the same settings to resume it, or point checkpointDir at an empty directory to start afresh");
+    }
+  }
+
+  private static void writeString(DataOutputStream out, String s) throws IOException {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    out.writeInt(b.length);
+    out.write(b);
+  }
+
+  private static String readString(DataInputStream in) throws IOException {
+    int n = in.readInt();
+    if (n < 0 || n > (16 << 20)) {
+      throw new CorruptCheckpointException("string of " + n + " bytes");
+    }
+    byte[] b = in.readNBytes(n);
+    if (b.length != n) {
+      throw new java.io.EOFException();
+    }
+    return new String(b, StandardCharsets.UTF_8);
+  }
+
+  private static void writeFloats(DataOutputStream out, float[] values) throws IOException {
+    out.writeInt(values.length);
+    ByteBuffer buf = ByteBuffer.allocate(4 * values.length).order(ByteOrder.BIG_ENDIAN);
+    buf.asFloatBuffer().put(values);
+    out.write(buf.array());
+  }
+
+  private static float[] readFloats(DataInputStream in, String source) throws IOException {
+    int n = in.readInt();
+    if (n < 0 || n > (Integer.MAX_VALUE - 8) / 4) {
+      throw new CorruptCheckpointException(source + " claims " + n + " values");
+    }
+    byte[] raw = in.readNBytes(4 * n);
+    if (raw.length != 4 * n) {
+      throw new java.io.EOFException();
+    }
+    float[] values = new float[n];
+    ByteBuffer.wrap(raw).order(ByteOrder.BIG_ENDIAN).asFloatBuffer().get(values);
+    return values;
+  }
+
+  /** A checkpoint file that is torn, truncated or not a checkpoint. */
+  public static final class CorruptCheckpointException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    public CorruptCheckpointException(String message) {
+      super(message);
+    }
+  }
+}

@@ -1,0 +1,628 @@
+package ai.bios.tf.exec;
+
+import ai.bios.tf.BiosException;
+import ai.bios.tf.checkpoint.Checkpoint;
+import ai.bios.tf.checkpoint.CheckpointStore;
+import ai.bios.tf.collective.Collective;
+import ai.bios.tf.collective.LocalCollective;
+import ai.bios.tf.input.Batch;
+import ai.bios.tf.input.BatchAssembler;
+import ai.bios.tf.input.PrefetchQueue;
+import ai.bios.tf.input.RecordSource;
+import ai.bios.tf.model.TrainableModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Trains a model on one worker's records: the one step loop behind both schedules.
+ *
+ * <pre>
+ * SIMPLE     take batch (built here) -> gradients -> aggregate -> apply -> report -> checkpoint
+ * EFFICIENT  take batch (built ahead by the feeder) -> gradients -> aggregate -> apply
+ *            -> hand metrics to the reporter thread -> snapshot a due checkpoint, write it in the
+ *               background (one write in flight; the last awaited before run() returns)
+ * </pre>
+ *
+ * <p>Both schedules run the same {@link StepExecutor} on the same batches in the same order, so
+ * for the same seed, data and worker count they produce bitwise-identical losses and weights.
+ *
+ * <p>When a {@link CheckpointStore} holds a checkpoint of this run, {@link #run()} resumes from it:
+ * weights, optimizer state, and the data position (the next step; data order is a pure function of
+ * seed, epoch and rank), so the result equals an uninterrupted run bit for bit.
+ *
+ * <p>A loop is used once. It owns the threads, queues and batches it creates and releases all of
+ * them before {@link #run()} returns or throws; the model, source, collective and store stay the
+ * caller's.
+ */
+public final class StepLoop {
+  private final TrainableModel model;
+  private final RecordSource source;
+  private final TrainingConfig config;
+  private Collective collective = new LocalCollective();
+  private CheckpointStore store;
+  private StepListener listener = StepListener.NONE;
+  private int stepsPerEpoch = -1;
+  private String threadPrefix = "bios";
+  private boolean used;
+
+  public StepLoop(TrainableModel model, RecordSource source, TrainingConfig config) {
+    this.model = model;
+    this.source = source;
+    this.config = config;
+  }
+
+  /** Aggregates across workers with {@code c} (default: a single worker). */
+  public StepLoop collective(Collective c) {
+    this.collective = c;
+    return this;
+  }
+
+  /** Writes checkpoints to, and resumes from, {@code s}. */
+  public StepLoop checkpoints(CheckpointStore s) {
+    this.store = s;
+    return this;
+  }
+
+  public StepLoop listener(StepListener l) {
+    this.listener = l;
+    return this;
+  }
+
+  /**
+   * Steps per epoch agreed by all workers (the most any worker needs). Default: what this worker's
+   * records need, right for one worker.
+   */
+  public StepLoop stepsPerEpoch(int steps) {
+    this.stepsPerEpoch = steps;
+    return this;
+  }
+
+  /** Prefix of the names of the threads this loop starts (default {@code bios}). */
+  public StepLoop threadPrefix(String prefix) {
+    this.threadPrefix = prefix;
+    return this;
+  }
+
+  /** The run's identity as checkpoints record it. */
+  public Checkpoint.RunIdentity identity() {
+    return new Checkpoint.RunIdentity(model.spec().toJson(), model.optimizer().toString(),
+        config.batchSize(), config.seed(), collective.size(), plan().stepsPerEpoch());
+  }
+
+  private DataPlan plan() {
+    int localBatch = config.localBatchSize(collective.rank(), collective.size());
+    if (localBatch < 1) {
+      throw new BiosException("batchSize " + config.batchSize() + " is smaller than the "
+          + collective.size() + " workers; raise batchSize to at least numWorkers");
+    }
+    int steps = stepsPerEpoch > 0 ? stepsPerEpoch : DataPlan.stepsFor(source.size(), localBatch);
+    return new DataPlan(source.size(), localBatch, steps, config.seed(), collective.rank());
+  }
+
+  /** Trains until the last epoch (or {@code maxSteps}) and reports. */
+  public TrainingReport run() {
+    if (used) {
+      throw new IllegalStateException("a StepLoop runs once; build a new one");
+    }
+    used = true;
+    DataPlan plan = plan();
+    if (plan.stepsPerEpoch() == 0) {
+      throw new BiosException("no training data: the record source is empty on every worker; "
+          + "check the input (an empty DataFrame or a filter that drops every row)");
+    }
+    long total = (long) plan.stepsPerEpoch() * config.epochs();
+    if (config.maxSteps() > 0) {
+      total = Math.min(total, config.maxSteps());
+    }
+    double[] losses = new double[(int) total];
+    long first = resume(losses);
+    if (total - first > Integer.MAX_VALUE / Stage.values().length) {
+      throw new BiosException("run of " + (total - first) + " steps is too long for one loop");
+    }
+    StepTimeline timeline = new StepTimeline(first, (int) (total - first));
+    long[] loopStart = new long[(int) (total - first)];
+    long[] loopEnd = new long[(int) (total - first)];
+    boolean efficient = config.mode() == ExecutionMode.EFFICIENT;
+    long[] accounted = new long[(int) (total - first)]; // time of named stages on the loop thread
+    Stage[] loopStages = efficient
+        ? new Stage[] {Stage.INPUT_WAIT, Stage.COMPUTE, Stage.AGGREGATE, Stage.APPLY}
+        : new Stage[] {Stage.INPUT, Stage.COMPUTE, Stage.AGGREGATE, Stage.APPLY, Stage.REPORT, Stage.CHECKPOINT};
+    StepExecutor executor = new StepExecutor(model, collective, timeline);
+
+    long samples = 0;
+    long t0 = System.nanoTime();
+    long inputWait = 0;
+    int depth = 0;
+    try (BatchAssembler assembler = new BatchAssembler(model.spec(), plan.localBatch());
+        Input input = efficient
+            ? new QueuedInput(new BatchProducer(source, assembler, plan, timeline, first, total),
+                assembler.batchBytes(), timeline)
+            : new DirectInput(new BatchProducer(source, assembler, plan, timeline, first, total));
+        Reporter reporter = efficient ? new AsyncReporter(timeline) : new InlineReporter(timeline);
+        Checkpointer checkpointer = store == null ? null
+            : efficient ? new BackgroundCheckpointer(timeline, reporter) : new InlineCheckpointer(timeline, reporter)) {
+      for (long step = first; step < total; step++) {
+        long begin = System.nanoTime();
+        Batch batch = input.take(step);
+        StepResult result = executor.run(batch);
+        losses[(int) step] = result.loss();
+        samples += result.samples();
+        long now = System.nanoTime();
+        reporter.report(new StepMetrics(step, plan.epochOf(step), total, result.loss(), result.samples(),
+            now - t0, samples));
+        long snapshotNanos = 0;
+        if (checkpointer != null && config.checkpointInterval() > 0
+            && ((step + 1) % config.checkpointInterval() == 0 || step + 1 == total)) {
+          long s0 = System.nanoTime();
+          Checkpoint snapshot = snapshot(step + 1, losses);
+          snapshotNanos = efficient ? System.nanoTime() - s0 : 0; // SIMPLE times it as CHECKPOINT
+          checkpointer.checkpoint(step, snapshot);
+        }
+        int i = (int) (step - first);
+        loopStart[i] = begin;
+        loopEnd[i] = System.nanoTime();
+        accounted[i] = snapshotNanos;
+        for (Stage stage : loopStages) {
+          accounted[i] += Math.max(0, timeline.duration(step, stage));
+        }
+      }
+      if (checkpointer != null) {
+        checkpointer.finish();
+      }
+      reporter.finish();
+      inputWait = input.waitNanos();
+      depth = input.depth();
+    }
+    long wall = System.nanoTime() - t0;
+    int n = (int) (total - first);
+    long[] iterations = new long[n];
+    long[] overhead = new long[n];
+    for (int i = 0; i < n; i++) {
+      iterations[i] = loopEnd[i] - loopStart[i];
+      overhead[i] = Math.max(0, iterations[i] - accounted[i]);
+    }
+    if (!efficient) {
+      inputWait = 0; // in SIMPLE the loop builds batches itself: that is INPUT, not waiting
+    }
+    return new TrainingReport(config.mode(), depth, first, n, samples, wall, losses,
+        timeline.perStepCost(0, n), StepTimeline.median(iterations), StepTimeline.median(overhead),
+        timeline.total(Stage.COMPUTE, n) + timeline.total(Stage.APPLY, n), inputWait);
+  }
+
+  private long resume(double[] losses) {
+    if (store == null) {
+      return 0;
+    }
+    Optional<Checkpoint> latest;
+    try {
+      latest = store.latest();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read checkpoints in " + store.location(), e);
+    }
+    if (latest.isEmpty()) {
+      return 0;
+    }
+    Checkpoint c = latest.get();
+    c.requireCompatible(identity(), store.location() + " (step " + c.nextStep() + ")");
+    if (c.nextStep() > losses.length) {
+      throw new BiosException("checkpoint in " + store.location() + " is at step " + c.nextStep()
+          + ", past this run's " + losses.length + " steps; raise epochs or use another checkpointDir");
+    }
+    model.importWeights(c.weights());
+    model.importOptimizerState(c.optimizerState(), c.appliedSteps());
+    System.arraycopy(c.lossHistory(), 0, losses, 0, c.lossHistory().length);
+    return c.nextStep();
+  }
+
+  private Checkpoint snapshot(long nextStep, double[] losses) {
+    return new Checkpoint(identity(), nextStep, model.appliedSteps(), model.exportWeights(),
+        model.exportOptimizerState(), Arrays.copyOf(losses, (int) nextStep));
+  }
+
+  // ---- input --------------------------------------------------------------------------------
+
+  private interface Input extends AutoCloseable {
+    Batch take(long step);
+
+    long waitNanos();
+
+    int depth();
+
+    @Override
+    void close();
+  }
+
+  /** SIMPLE: the loop builds each batch when it needs it. */
+  private static final class DirectInput implements Input {
+    private final BatchProducer producer;
+
+    DirectInput(BatchProducer producer) {
+      this.producer = producer;
+    }
+
+    @Override
+    public Batch take(long step) {
+      return producer.next().orElseThrow(() -> new IllegalStateException("no batch for step " + step));
+    }
+
+    @Override
+    public long waitNanos() {
+      return 0;
+    }
+
+    @Override
+    public int depth() {
+      return 0;
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  /** EFFICIENT: the feeder thread keeps up to {@code prefetchDepth} batches ready. */
+  private final class QueuedInput implements Input {
+    private final PrefetchQueue<Batch> queue;
+    private final StepTimeline timeline;
+
+    QueuedInput(BatchProducer producer, long batchBytes, StepTimeline timeline) {
+      PrefetchDepth depth = config.prefetchDepth();
+      String name = threadPrefix + "-feeder";
+      PrefetchQueue<Batch> q = depth.automatic()
+          ? PrefetchQueue.auto(producer, Math.max(1, batchBytes), config.prefetchMemoryBytes(), name)
+          : PrefetchQueue.fixed(producer, depth.batches(), name);
+      this.queue = q.withTakeTimeout(config.inputTimeout()).start();
+      this.timeline = timeline;
+    }
+
+    @Override
+    public Batch take(long step) {
+      long t0 = System.nanoTime();
+      Batch b = queue.take().orElseThrow(() -> new IllegalStateException("feeder ended before step " + step));
+      timeline.record(step, Stage.INPUT_WAIT, t0, System.nanoTime());
+      if (b.step() != step) {
+        b.close();
+        throw new IllegalStateException("feeder delivered step " + b.step() + " for step " + step);
+      }
+      return b;
+    }
+
+    @Override
+    public long waitNanos() {
+      return queue.consumerWaitNanos();
+    }
+
+    @Override
+    public int depth() {
+      return queue.depth();
+    }
+
+    @Override
+    public void close() {
+      queue.close();
+    }
+  }
+
+  // ---- reporting ----------------------------------------------------------------------------
+
+  private interface Reporter extends AutoCloseable {
+    void report(StepMetrics m);
+
+    void checkpointed(long step);
+
+    /** Delivers everything reported so far; rethrows the listener's failure. */
+    void finish();
+
+    @Override
+    void close();
+  }
+
+  private final class InlineReporter implements Reporter {
+    private final StepTimeline timeline;
+
+    InlineReporter(StepTimeline timeline) {
+      this.timeline = timeline;
+    }
+
+    @Override
+    public void report(StepMetrics m) {
+      long t0 = System.nanoTime();
+      deliver(() -> listener.onStep(m));
+      timeline.record(m.step(), Stage.REPORT, t0, System.nanoTime());
+    }
+
+    @Override
+    public void checkpointed(long step) {
+      deliver(() -> listener.onCheckpoint(step));
+    }
+
+    @Override
+    public void finish() {}
+
+    @Override
+    public void close() {}
+  }
+
+  /** EFFICIENT: metrics go through a bounded queue to the reporter thread, in order. */
+  private final class AsyncReporter implements Reporter {
+    private static final int CAPACITY = 1024;
+    private final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(CAPACITY);
+    private final Object end = new Object();
+    private final StepTimeline timeline;
+    private final Thread thread;
+    private volatile Throwable failure;
+
+    AsyncReporter(StepTimeline timeline) {
+      this.timeline = timeline;
+      this.thread = new Thread(this::loop, threadPrefix + "-reporter");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    private void loop() {
+      try {
+        while (true) {
+          Object item = queue.take();
+          if (item == end) {
+            return;
+          }
+          if (failure != null) {
+            continue; // drain without delivering after a failure
+          }
+          try {
+            if (item instanceof StepMetrics m) {
+              long t0 = System.nanoTime();
+              deliver(() -> listener.onStep(m));
+              timeline.record(m.step(), Stage.REPORT, t0, System.nanoTime());
+            } else {
+              long step = (Long) item;
+              deliver(() -> listener.onCheckpoint(step));
+            }
+          } catch (RuntimeException | Error e) {
+            failure = e;
+          }
+        }
+      } catch (InterruptedException e) {
+        // close(): stop at once
+      }
+    }
+
+    private void put(Object item) {
+      rethrow();
+      try {
+        if (!queue.offer(item, config.inputTimeout().toNanos(), TimeUnit.NANOSECONDS)) {
+          throw new BiosException("the step listener has not taken a report for "
+              + config.inputTimeout() + " (it blocks); make StepListener.onStep return promptly");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new BiosException("interrupted while reporting", e);
+      }
+    }
+
+    private void rethrow() {
+      Throwable f = failure;
+      if (f != null) {
+        throw new BiosException("the step listener failed: " + f, f);
+      }
+    }
+
+    @Override
+    public void report(StepMetrics m) {
+      put(m);
+    }
+
+    @Override
+    public void checkpointed(long step) {
+      put(step);
+    }
+
+    @Override
+    public void finish() {
+      put(end);
+      join();
+      rethrow();
+    }
+
+    private void join() {
+      boolean interrupted = false;
+      while (thread.isAlive()) {
+        try {
+          thread.join();
+        } catch (InterruptedException e) {
+          interrupted = true;
+          thread.interrupt();
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    @Override
+    public void close() {
+      thread.interrupt();
+      join();
+    }
+  }
+
+  @FunctionalInterface
+  private interface ListenerCall {
+    void call() throws Exception;
+  }
+
+  private static void deliver(ListenerCall call) {
+    try {
+      call.call();
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new BiosException("the step listener failed: " + e, e);
+    }
+  }
+
+  // ---- checkpoints --------------------------------------------------------------------------
+
+  private interface Checkpointer extends AutoCloseable {
+    void checkpoint(long step, Checkpoint snapshot);
+
+    /** Waits for the last write; rethrows its failure. */
+    void finish();
+
+    @Override
+    void close();
+  }
+
+  private void writeCheckpoint(Checkpoint c) {
+    try {
+      store.write(c);
+    } catch (IOException e) {
+      throw new UncheckedIOException("checkpoint for step " + c.nextStep() + " could not be written to "
+          + store.location() + ": " + e.getMessage() + "; point checkpointDir at a writable location", e);
+    }
+  }
+
+  private final class InlineCheckpointer implements Checkpointer {
+    private final StepTimeline timeline;
+    private final Reporter reporter;
+
+    InlineCheckpointer(StepTimeline timeline, Reporter reporter) {
+      this.timeline = timeline;
+      this.reporter = reporter;
+    }
+
+    @Override
+    public void checkpoint(long step, Checkpoint snapshot) {
+      long t0 = System.nanoTime();
+      writeCheckpoint(snapshot);
+      timeline.record(step, Stage.CHECKPOINT, t0, System.nanoTime());
+      reporter.checkpointed(snapshot.nextStep());
+    }
+
+    @Override
+    public void finish() {}
+
+    @Override
+    public void close() {}
+  }
+
+  /** EFFICIENT: one background write in flight; the loop only waits if the previous is unfinished. */
+  private final class BackgroundCheckpointer implements Checkpointer {
+    private final StepTimeline timeline;
+    private final Reporter reporter;
+    private final Thread thread;
+    private final Object lock = new Object();
+    private Checkpoint next; // guarded by lock
+    private long nextStep; // guarded by lock
+    private boolean busy; // guarded by lock
+    private boolean stopping; // guarded by lock
+    private Throwable failure; // guarded by lock
+
+    BackgroundCheckpointer(StepTimeline timeline, Reporter reporter) {
+      this.timeline = timeline;
+      this.reporter = reporter;
+      this.thread = new Thread(this::loop, threadPrefix + "-checkpointer");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    private void loop() {
+      while (true) {
+        Checkpoint c;
+        long step;
+        synchronized (lock) {
+          while (next == null && !stopping) {
+            try {
+              lock.wait();
+            } catch (InterruptedException e) {
+              return;
+            }
+          }
+          if (next == null) {
+            return;
+          }
+          c = next;
+          step = nextStep;
+          next = null;
+          busy = true;
+        }
+        try {
+          long t0 = System.nanoTime();
+          writeCheckpoint(c);
+          timeline.record(step, Stage.CHECKPOINT, t0, System.nanoTime());
+          reporter.checkpointed(c.nextStep());
+        } catch (Throwable t) {
+          synchronized (lock) {
+            failure = t;
+          }
+        } finally {
+          synchronized (lock) {
+            busy = false;
+            lock.notifyAll();
+          }
+        }
+      }
+    }
+
+    /** Caller holds lock. Waits until no write is queued or running. */
+    private void awaitIdleLocked() {
+      long deadline = System.nanoTime() + config.inputTimeout().toNanos();
+      while ((busy || next != null) && failure == null) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new BiosException("a checkpoint write to " + store.location() + " has not finished in "
+              + config.inputTimeout() + "; check the file system");
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(lock, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new BiosException("interrupted while waiting for a checkpoint write", e);
+        }
+      }
+      if (failure != null) {
+        Throwable f = failure;
+        throw f instanceof RuntimeException r ? r : new BiosException("checkpoint write failed: " + f, f);
+      }
+    }
+
+    @Override
+    public void checkpoint(long step, Checkpoint snapshot) {
+      synchronized (lock) {
+        awaitIdleLocked();
+        next = snapshot;
+        nextStep = step;
+        lock.notifyAll();
+      }
+    }
+
+    @Override
+    public void finish() {
+      synchronized (lock) {
+        awaitIdleLocked();
+      }
+    }
+
+    @Override
+    public void close() {
+      synchronized (lock) {
+        stopping = true;
+        lock.notifyAll();
+      }
+      boolean interrupted = false;
+      while (thread.isAlive()) {
+        try {
+          thread.join();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

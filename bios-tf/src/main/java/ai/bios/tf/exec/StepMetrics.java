@@ -1,0 +1,22 @@
+package ai.bios.tf.exec;
+
+/**
+ * What one finished step reports: its global mean loss, the samples it used across all workers,
+ * and where in the run it stands.
+ *
+ * @param step global step, 0-based
+ * @param epoch epoch, 0-based
+ * @param totalSteps steps in the whole run
+ * @param loss mean loss over the step's samples on all workers
+ * @param samples samples the step used on all workers
+ * @param elapsedNanos nanoseconds since the run started
+ * @param samplesSoFar samples used since the run (or its resumption) started
+ */
+public record StepMetrics(
+    long step, int epoch, long totalSteps, double loss, long samples, long elapsedNanos, long samplesSoFar) {
+
+  /** Samples per second since the run started. */
+  public double samplesPerSecond() {
+    return elapsedNanos == 0 ? 0 : samplesSoFar * 1e9 / elapsedNanos;
+  }
+}

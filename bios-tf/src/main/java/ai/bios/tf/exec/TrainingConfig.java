@@ -1,0 +1,176 @@
+package ai.bios.tf.exec;
+
+import ai.bios.tf.InvalidSettingException;
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How to train: schedule, queue depth, batch size, epochs, seed, checkpoint cadence, timeouts.
+ * Immutable and validated when built: a bad value fails here, naming the setting.
+ */
+public final class TrainingConfig implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final ExecutionMode mode;
+  private final PrefetchDepth prefetchDepth;
+  private final long prefetchMemoryBytes;
+  private final int batchSize;
+  private final int epochs;
+  private final long maxSteps;
+  private final long seed;
+  private final int checkpointInterval;
+  private final Duration inputTimeout;
+
+  private TrainingConfig(Builder b) {
+    this.mode = Objects.requireNonNull(b.mode, "executionMode");
+    this.prefetchDepth = Objects.requireNonNull(b.prefetchDepth, "prefetchDepth");
+    if (b.prefetchMemoryBytes < 1) {
+      throw new InvalidSettingException("prefetchMemoryBytes", b.prefetchMemoryBytes, "must be >= 1");
+    }
+    this.prefetchMemoryBytes = b.prefetchMemoryBytes;
+    this.batchSize = InvalidSettingException.atLeast("batchSize", b.batchSize, 1);
+    this.epochs = InvalidSettingException.atLeast("epochs", b.epochs, 1);
+    if (b.maxSteps < 0) {
+      throw new InvalidSettingException("maxSteps", b.maxSteps, "must be >= 0 (0 means all epochs)");
+    }
+    this.maxSteps = b.maxSteps;
+    this.seed = b.seed;
+    this.checkpointInterval = InvalidSettingException.atLeast("checkpointInterval", b.checkpointInterval, 0);
+    if (b.inputTimeout == null || b.inputTimeout.isNegative() || b.inputTimeout.isZero()) {
+      throw new InvalidSettingException("inputTimeout", b.inputTimeout, "must be a positive duration");
+    }
+    this.inputTimeout = b.inputTimeout;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Builder toBuilder() {
+    return new Builder()
+        .mode(mode).prefetchDepth(prefetchDepth).prefetchMemoryBytes(prefetchMemoryBytes)
+        .batchSize(batchSize).epochs(epochs).maxSteps(maxSteps).seed(seed)
+        .checkpointInterval(checkpointInterval).inputTimeout(inputTimeout);
+  }
+
+  public ExecutionMode mode() {
+    return mode;
+  }
+
+  public PrefetchDepth prefetchDepth() {
+    return prefetchDepth;
+  }
+
+  /** With {@code prefetchDepth=auto}: the most native memory queued batches may hold. */
+  public long prefetchMemoryBytes() {
+    return prefetchMemoryBytes;
+  }
+
+  /** Global batch size: records per step across all workers. */
+  public int batchSize() {
+    return batchSize;
+  }
+
+  public int epochs() {
+    return epochs;
+  }
+
+  /** Stop after this many steps (0: run all epochs). */
+  public long maxSteps() {
+    return maxSteps;
+  }
+
+  /** Seed of the data order (the model's initial weights have their own seed in the model spec). */
+  public long seed() {
+    return seed;
+  }
+
+  /** Write a checkpoint every this many steps (0: never). */
+  public int checkpointInterval() {
+    return checkpointInterval;
+  }
+
+  /** How long the training loop waits for the next batch before failing. */
+  public Duration inputTimeout() {
+    return inputTimeout;
+  }
+
+  /** This worker's share of the global batch: the first {@code batchSize % workers} ranks take one more. */
+  public int localBatchSize(int rank, int workers) {
+    return batchSize / workers + (rank < batchSize % workers ? 1 : 0);
+  }
+
+  @Override
+  public String toString() {
+    return "TrainingConfig{mode=" + mode + ", prefetchDepth=" + prefetchDepth + ", batchSize=" + batchSize
+        + ", epochs=" + epochs + ", maxSteps=" + maxSteps + ", seed=" + seed
+        + ", checkpointInterval=" + checkpointInterval + ", inputTimeout=" + inputTimeout + "}";
+  }
+
+  /** Builder with the defaults: efficient mode, auto prefetch (256 MiB), batch 64, 1 epoch. */
+  public static final class Builder {
+    private ExecutionMode mode = ExecutionMode.EFFICIENT;
+    private PrefetchDepth prefetchDepth = PrefetchDepth.auto();
+    private long prefetchMemoryBytes = 256L << 20;
+    private int batchSize = 64;
+    private int epochs = 1;
+    private long maxSteps;
+    private long seed;
+    private int checkpointInterval;
+    private Duration inputTimeout = Duration.ofMinutes(10);
+
+    public Builder mode(ExecutionMode v) {
+      mode = v;
+      return this;
+    }
+
+    public Builder prefetchDepth(PrefetchDepth v) {
+      prefetchDepth = v;
+      return this;
+    }
+
+    public Builder prefetchDepth(int batches) {
+      return prefetchDepth(PrefetchDepth.of(batches));
+    }
+
+    public Builder prefetchMemoryBytes(long v) {
+      prefetchMemoryBytes = v;
+      return this;
+    }
+
+    public Builder batchSize(int v) {
+      batchSize = v;
+      return this;
+    }
+
+    public Builder epochs(int v) {
+      epochs = v;
+      return this;
+    }
+
+    public Builder maxSteps(long v) {
+      maxSteps = v;
+      return this;
+    }
+
+    public Builder seed(long v) {
+      seed = v;
+      return this;
+    }
+
+    public Builder checkpointInterval(int v) {
+      checkpointInterval = v;
+      return this;
+    }
+
+    public Builder inputTimeout(Duration v) {
+      inputTimeout = v;
+      return this;
+    }
+
+    public TrainingConfig build() {
+      return new TrainingConfig(this);
+    }
+  }
+}

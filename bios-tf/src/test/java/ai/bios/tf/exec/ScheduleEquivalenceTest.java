@@ -1,0 +1,103 @@
+package ai.bios.tf.exec;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.bios.tf.Synthetic;
+import ai.bios.tf.checkpoint.LocalCheckpointStore;
+import ai.bios.tf.input.InMemoryRecords;
+import ai.bios.tf.model.Activation;
+import ai.bios.tf.model.ComputeOptions;
+import ai.bios.tf.model.ModelSpec;
+import ai.bios.tf.model.OptimizerSpec;
+import ai.bios.tf.model.TrainableModel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Invariants 1 and 3 of DESIGN.md: the schedule never changes the maths, and runs reproduce. */
+class ScheduleEquivalenceTest {
+  static final ModelSpec SPEC = ModelSpec.builder(8)
+      .dense(16, Activation.RELU).dense(2, Activation.NONE).seed(11).build();
+  static final InMemoryRecords DATA = Synthetic.hyperplane(500, 8, 5);
+
+  record Run(double[] losses, float[] weights, float[] optimizerState, List<Long> reported) {}
+
+  static Run train(ExecutionMode mode, PrefetchDepth depth, OptimizerSpec opt, Path checkpointDir, int epochs) {
+    TrainingConfig config = TrainingConfig.builder()
+        .mode(mode).prefetchDepth(depth).batchSize(32).epochs(epochs).seed(3)
+        .checkpointInterval(checkpointDir == null ? 0 : 5).build();
+    List<Long> reported = new ArrayList<>();
+    try (TrainableModel model = new TrainableModel(SPEC, opt, ComputeOptions.cpu().withThreads(1, 1))) {
+      StepLoop loop = new StepLoop(model, DATA, config).listener(m -> reported.add(m.step()));
+      if (checkpointDir != null) {
+        loop.checkpoints(new LocalCheckpointStore(checkpointDir, 2));
+      }
+      TrainingReport report = loop.run();
+      return new Run(report.lossHistory(), model.exportWeights(), model.exportOptimizerState(), reported);
+    }
+  }
+
+  @Test
+  void simpleAndEfficientGiveBitwiseIdenticalLossesAndWeights(@TempDir Path a, @TempDir Path b) {
+    for (OptimizerSpec opt : List.of(OptimizerSpec.sgd(0.1), OptimizerSpec.momentum(0.05, 0.9), OptimizerSpec.adam(0.01))) {
+      Run simple = train(ExecutionMode.SIMPLE, PrefetchDepth.of(1), opt, a.resolve(opt.kind().name()), 3);
+      Run efficient = train(ExecutionMode.EFFICIENT, PrefetchDepth.of(3), opt, b.resolve(opt.kind().name()), 3);
+      assertEquals(48, simple.losses().length, "16 steps per epoch x 3 epochs");
+      assertArrayEquals(simple.losses(), efficient.losses(), opt + ": per-step losses");
+      assertArrayEquals(simple.weights(), efficient.weights(), opt + ": final weights");
+      assertArrayEquals(simple.optimizerState(), efficient.optimizerState(), opt + ": optimizer state");
+      assertTrue(simple.losses()[47] < simple.losses()[0], opt + " learned: " + simple.losses()[0] + " -> " + simple.losses()[47]);
+    }
+  }
+
+  @Test
+  void autoPrefetchDepthGivesTheSameMathsAsAFixedOne() {
+    Run fixed = train(ExecutionMode.EFFICIENT, PrefetchDepth.of(1), OptimizerSpec.adam(0.01), null, 2);
+    Run auto = train(ExecutionMode.EFFICIENT, PrefetchDepth.auto(), OptimizerSpec.adam(0.01), null, 2);
+    assertArrayEquals(fixed.weights(), auto.weights());
+  }
+
+  @Test
+  void theSameRunTwiceIsBitwiseIdentical() {
+    Run first = train(ExecutionMode.EFFICIENT, PrefetchDepth.of(2), OptimizerSpec.adam(0.01), null, 2);
+    Run second = train(ExecutionMode.EFFICIENT, PrefetchDepth.of(2), OptimizerSpec.adam(0.01), null, 2);
+    assertArrayEquals(first.losses(), second.losses());
+    assertArrayEquals(first.weights(), second.weights());
+  }
+
+  @Test
+  void anotherDataSeedChangesTheRun() {
+    Run base = train(ExecutionMode.SIMPLE, PrefetchDepth.of(1), OptimizerSpec.sgd(0.1), null, 1);
+    TrainingConfig other = TrainingConfig.builder().mode(ExecutionMode.SIMPLE).batchSize(32).seed(4).build();
+    try (TrainableModel model = new TrainableModel(SPEC, OptimizerSpec.sgd(0.1), ComputeOptions.cpu().withThreads(1, 1))) {
+      new StepLoop(model, DATA, other).run();
+      assertNotEquals(base.weights()[0], model.exportWeights()[0], "the equality tests above can fail");
+    }
+  }
+
+  @Test
+  void theListenerSeesEveryStepInOrderInBothModes() {
+    for (ExecutionMode mode : ExecutionMode.values()) {
+      Run run = train(mode, PrefetchDepth.of(2), OptimizerSpec.sgd(0.1), null, 2);
+      List<Long> expected = new ArrayList<>();
+      for (long s = 0; s < 32; s++) {
+        expected.add(s);
+      }
+      assertEquals(expected, run.reported(), mode.name());
+    }
+  }
+
+  @Test
+  void noThreadOutlivesARun() {
+    long before = Synthetic.liveThreads("bios-");
+    for (int i = 0; i < 5; i++) {
+      train(ExecutionMode.EFFICIENT, PrefetchDepth.of(2), OptimizerSpec.sgd(0.1), null, 1);
+    }
+    assertEquals(before, Synthetic.liveThreads("bios-"));
+  }
+}

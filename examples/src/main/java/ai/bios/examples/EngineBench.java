@@ -1,0 +1,222 @@
+package ai.bios.examples;
+
+import ai.bios.tf.checkpoint.LocalCheckpointStore;
+import ai.bios.tf.exec.ExecutionMode;
+import ai.bios.tf.exec.PrefetchDepth;
+import ai.bios.tf.exec.Stage;
+import ai.bios.tf.exec.StepListener;
+import ai.bios.tf.exec.StepLoop;
+import ai.bios.tf.exec.StepMetrics;
+import ai.bios.tf.exec.TrainingConfig;
+import ai.bios.tf.exec.TrainingReport;
+import ai.bios.tf.model.Activation;
+import ai.bios.tf.model.ComputeOptions;
+import ai.bios.tf.model.LayerSpec;
+import ai.bios.tf.model.ModelSpec;
+import ai.bios.tf.model.OptimizerSpec;
+import ai.bios.tf.model.TrainableModel;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * The engine benchmark: the same training in SIMPLE and EFFICIENT mode in one process, interleaved
+ * in blocks after a warm-up, medians reported. The last line is one JSON object.
+ *
+ * <pre>examples/bin/run-example EngineBench --workload balanced|input-bound|compute-bound|seed
+ *     [--steps N] [--blocks B] [--prefetch N|auto]</pre>
+ *
+ * <p>Fitted to a 2-core machine: TensorFlow runs with one intra-op and one inter-op thread, the
+ * feeder is one thread, so compute and input each have a core. Reporting and checkpoint writes are
+ * I/O (an fsync'd metrics log, fsync'd checkpoint files) and need little CPU.
+ */
+public final class EngineBench {
+  private EngineBench() {}
+
+  /** A workload: input cost (image decode size), compute cost (model), and the side work per step. */
+  private record Workload(String name, int sourceSize, int imageSize, ModelSpec spec, int batch,
+      boolean reportEveryStep, int checkpointInterval) {}
+
+  private static ModelSpec cnn(int image, int filters, int dense) {
+    return ModelSpec.builder(image, image, 3)
+        .conv2d(filters, 3, 1, LayerSpec.Padding.SAME, Activation.RELU).maxPool(2, 2)
+        .conv2d(2 * filters, 3, 1, LayerSpec.Padding.SAME, Activation.RELU).maxPool(2, 2)
+        .flatten().dense(dense, Activation.RELU).dense(10, Activation.NONE).seed(17).build();
+  }
+
+  private static Workload workload(String name) {
+    return switch (name) {
+      case "balanced" -> new Workload(name, 64, 32, cnn(32, 16, 64), 64, false, 0);
+      case "input-bound" -> new Workload(name, 128, 32, cnn(32, 8, 32), 64, false, 0);
+      case "compute-bound" -> new Workload(name, 32, 32, cnn(32, 32, 128), 64, false, 0);
+      case "seed" -> new Workload(name, 64, 32, cnn(32, 16, 64), 64, true, 4);
+      default -> throw new IllegalArgumentException(
+          "--workload must be balanced, input-bound, compute-bound or seed, was " + name);
+    };
+  }
+
+  public static void main(String[] args) throws Exception {
+    Args a = new Args(args);
+    Workload base = workload(a.get("workload", "balanced"));
+    // Calibration overrides (the named workloads are the reference; these exist to size them).
+    int source = Integer.parseInt(a.get("source", String.valueOf(base.sourceSize())));
+    int filters = Integer.parseInt(a.get("filters", "0"));
+    int dense = Integer.parseInt(a.get("dense", "0"));
+    int batch = Integer.parseInt(a.get("batch", String.valueOf(base.batch())));
+    int every = Integer.parseInt(a.get("checkpoint-every", String.valueOf(base.checkpointInterval())));
+    Workload w = new Workload(base.name(), source, base.imageSize(),
+        filters > 0 ? cnn(base.imageSize(), filters, dense > 0 ? dense : 64) : base.spec(), batch,
+        base.reportEveryStep(), every);
+    int steps = Integer.parseInt(a.get("steps", "60"));
+    int blocks = Integer.parseInt(a.get("blocks", "4"));
+    PrefetchDepth depth = PrefetchDepth.parse(a.get("prefetch", "4"));
+    a.requireConsumed();
+
+    EncodedImages data = new EncodedImages(steps * w.batch(), 10, w.sourceSize(), w.imageSize(), 5);
+    Path scratch = Files.createTempDirectory("bios-bench");
+    try {
+      System.out.printf(Locale.ROOT, "workload %s: %d records %dx%d decoded to %dx%d, batch %d, %d steps x %d blocks%n",
+          w.name(), data.size(), w.sourceSize(), w.sourceSize(), w.imageSize(), w.imageSize(), w.batch(), steps, blocks);
+      run(w, data, ExecutionMode.SIMPLE, depth, steps, scratch); // warm-up (JIT, TF kernels, page cache)
+      run(w, data, ExecutionMode.EFFICIENT, depth, steps, scratch);
+
+      List<Result> simple = new ArrayList<>();
+      List<Result> efficient = new ArrayList<>();
+      for (int b = 0; b < blocks; b++) {
+        boolean simpleFirst = b % 2 == 0;
+        for (ExecutionMode mode : simpleFirst
+            ? List.of(ExecutionMode.SIMPLE, ExecutionMode.EFFICIENT)
+            : List.of(ExecutionMode.EFFICIENT, ExecutionMode.SIMPLE)) {
+          Result r = run(w, data, mode, depth, steps, scratch);
+          (mode == ExecutionMode.SIMPLE ? simple : efficient).add(r);
+          System.out.printf(Locale.ROOT, "block %d %-9s step median %.2f ms  wall/step %.2f ms  %s%n",
+              b, mode, r.report.stepMedianNanos() / 1e6, r.report.wallNanos() / 1e6 / steps, stages(r.report));
+        }
+      }
+      double simpleMs = median(simple.stream().mapToDouble(r -> r.report.stepMedianNanos() / 1e6).toArray());
+      double efficientMs = median(efficient.stream().mapToDouble(r -> r.report.stepMedianNanos() / 1e6).toArray());
+      double simpleWall = median(simple.stream().mapToDouble(r -> r.report.wallNanos() / 1e6 / steps).toArray());
+      double efficientWall = median(efficient.stream().mapToDouble(r -> r.report.wallNanos() / 1e6 / steps).toArray());
+      // Stage costs as SIMPLE measures them: each stage alone, nothing overlapping.
+      Map<Stage, Double> cost = new EnumMap<>(Stage.class);
+      for (Stage s : Stage.values()) {
+        if (s.isWork()) {
+          cost.put(s, median(simple.stream().mapToDouble(r -> r.report.stageMillis(s)).toArray()));
+        }
+      }
+      double sum = cost.values().stream().mapToDouble(Double::doubleValue).sum();
+      double longest = cost.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+      double overheadMs = median(efficient.stream().mapToDouble(r -> r.report.overheadMedianNanos() / 1e6).toArray());
+      boolean bitwise = simple.stream().allMatch(r -> Arrays.equals(r.weights, efficient.get(0).weights))
+          && efficient.stream().allMatch(r -> Arrays.equals(r.weights, efficient.get(0).weights));
+      int chosenDepth = efficient.get(efficient.size() - 1).report.prefetchDepth();
+
+      StringBuilder stageJson = new StringBuilder();
+      for (Map.Entry<Stage, Double> e : cost.entrySet()) {
+        stageJson.append(stageJson.length() == 0 ? "" : ",")
+            .append(String.format(Locale.ROOT, "\"%s\":%.3f", e.getKey().name().toLowerCase(Locale.ROOT), e.getValue()));
+      }
+      System.out.printf(Locale.ROOT,
+          "{\"workload\":\"%s\",\"steps\":%d,\"blocks\":%d,\"batch\":%d,\"simple_ms\":%.3f,\"efficient_ms\":%.3f,"
+              + "\"speedup\":%.3f,\"ceiling\":%.3f,\"efficiency\":%.3f,\"bitwise_equal\":%b,"
+              + "\"simple_wall_ms_per_step\":%.3f,\"efficient_wall_ms_per_step\":%.3f,\"speedup_wall\":%.3f,"
+              + "\"overhead_ms\":%.4f,\"overhead_pct\":%.3f,\"prefetch_depth\":\"%s\",\"prefetch_depth_used\":%d,"
+              + "\"stage_ms\":{%s},\"tf_threads\":{\"intra_op\":1,\"inter_op\":1},\"feeder_threads\":1,"
+              + "\"cores\":%d}%n",
+          w.name(), steps, blocks, w.batch(), simpleMs, efficientMs, simpleMs / efficientMs, sum / longest,
+          longest / efficientMs, bitwise, simpleWall, efficientWall, simpleWall / efficientWall,
+          overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, stageJson,
+          Runtime.getRuntime().availableProcessors());
+    } finally {
+      deleteRecursively(scratch);
+    }
+  }
+
+  private record Result(TrainingReport report, float[] weights) {}
+
+  private static Result run(Workload w, EncodedImages data, ExecutionMode mode, PrefetchDepth depth, int steps,
+      Path scratch) throws IOException {
+    TrainingConfig config = TrainingConfig.builder()
+        .mode(mode).prefetchDepth(depth).batchSize(w.batch()).epochs(1).maxSteps(steps).seed(9)
+        .checkpointInterval(w.checkpointInterval()).build();
+    Path run = Files.createTempDirectory(scratch, mode.name());
+    try (TrainableModel model = new TrainableModel(w.spec(), OptimizerSpec.adam(0.001),
+            ComputeOptions.cpu().withThreads(1, 1));
+        MetricsLog log = w.reportEveryStep() ? new MetricsLog(run.resolve("metrics.jsonl")) : null) {
+      StepLoop loop = new StepLoop(model, data, config);
+      if (log != null) {
+        loop.listener(log);
+      }
+      if (w.checkpointInterval() > 0) {
+        loop.checkpoints(new LocalCheckpointStore(run.resolve("checkpoints"), 2));
+      }
+      TrainingReport report = loop.run();
+      return new Result(report, model.exportWeights());
+    } finally {
+      deleteRecursively(run);
+    }
+  }
+
+  /**
+   * The seed workload's report: every step's loss and throughput appended to a JSON-lines metrics
+   * log and forced to disk, so a crash never loses reported progress.
+   */
+  private static final class MetricsLog implements StepListener, AutoCloseable {
+    private final FileChannel channel;
+
+    MetricsLog(Path file) throws IOException {
+      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    }
+
+    @Override
+    public void onStep(StepMetrics m) throws IOException {
+      String line = String.format(Locale.ROOT, "{\"step\":%d,\"epoch\":%d,\"loss\":%.6f,\"samples_per_s\":%.1f}%n",
+          m.step(), m.epoch(), m.loss(), m.samplesPerSecond());
+      channel.write(ByteBuffer.wrap(line.getBytes(StandardCharsets.UTF_8)));
+      channel.force(false);
+    }
+
+    @Override
+    public void close() throws IOException {
+      channel.close();
+    }
+  }
+
+  private static String stages(TrainingReport r) {
+    StringBuilder b = new StringBuilder();
+    for (Stage s : Stage.values()) {
+      b.append(String.format(Locale.ROOT, "%s=%.2f ", s.name().toLowerCase(Locale.ROOT), r.stageMillis(s)));
+    }
+    return b.toString().trim();
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    int m = s.length / 2;
+    return s.length % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+  }
+
+  private static void deleteRecursively(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}
