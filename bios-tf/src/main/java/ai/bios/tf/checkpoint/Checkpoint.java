@@ -3,7 +3,6 @@ package ai.bios.tf.checkpoint;
 import ai.bios.tf.BiosException;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -41,26 +40,70 @@ public record Checkpoint(
 
   public void writeTo(OutputStream out) throws IOException {
     CRC32 crc = new CRC32();
-    DataOutputStream data = new DataOutputStream(new java.util.zip.CheckedOutputStream(out, crc));
-    data.writeLong(MAGIC);
-    data.writeInt(VERSION);
-    writeString(data, identity.modelSpecJson());
-    writeString(data, identity.optimizer());
-    data.writeInt(identity.batchSize());
-    data.writeLong(identity.seed());
-    data.writeInt(identity.workers());
-    data.writeInt(identity.stepsPerEpoch());
-    data.writeLong(nextStep);
-    data.writeLong(appliedSteps);
-    writeFloats(data, weights);
-    writeFloats(data, optimizerState);
-    data.writeInt(lossHistory.length);
-    ByteBuffer buf = ByteBuffer.allocate(8 * lossHistory.length).order(ByteOrder.BIG_ENDIAN);
-    buf.asDoubleBuffer().put(lossHistory);
-    data.write(buf.array());
-    data.flush();
-    new DataOutputStream(out).writeLong(crc.getValue());
+    // One reusable chunk: values are copied once into it, checksummed and written, so a large
+    // checkpoint costs no large temporary array.
+    ByteBuffer chunk = ByteBuffer.allocate(CHUNK).order(ByteOrder.BIG_ENDIAN);
+    chunk.putLong(MAGIC).putInt(VERSION);
+    putString(chunk, identity.modelSpecJson(), crc, out);
+    putString(chunk, identity.optimizer(), crc, out);
+    ensure(chunk, 40, crc, out);
+    chunk.putInt(identity.batchSize()).putLong(identity.seed()).putInt(identity.workers())
+        .putInt(identity.stepsPerEpoch()).putLong(nextStep).putLong(appliedSteps);
+    putFloats(chunk, weights, crc, out);
+    putFloats(chunk, optimizerState, crc, out);
+    ensure(chunk, 4, crc, out);
+    chunk.putInt(lossHistory.length);
+    for (int at = 0; at < lossHistory.length; ) {
+      ensure(chunk, 8, crc, out);
+      int n = Math.min(lossHistory.length - at, chunk.remaining() / 8);
+      chunk.asDoubleBuffer().put(lossHistory, at, n);
+      chunk.position(chunk.position() + 8 * n);
+      at += n;
+    }
+    drain(chunk, crc, out);
+    chunk.putLong(crc.getValue());
+    chunk.flip();
+    out.write(chunk.array(), 0, chunk.limit());
     out.flush();
+  }
+
+  private static final int CHUNK = 1 << 16;
+
+  /** Makes room for {@code bytes} by writing out what the chunk holds. */
+  private static void ensure(ByteBuffer chunk, int bytes, CRC32 crc, OutputStream out) throws IOException {
+    if (chunk.remaining() < bytes) {
+      drain(chunk, crc, out);
+    }
+  }
+
+  private static void drain(ByteBuffer chunk, CRC32 crc, OutputStream out) throws IOException {
+    crc.update(chunk.array(), 0, chunk.position());
+    out.write(chunk.array(), 0, chunk.position());
+    chunk.clear();
+  }
+
+  private static void putString(ByteBuffer chunk, String s, CRC32 crc, OutputStream out) throws IOException {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    ensure(chunk, 4, crc, out);
+    chunk.putInt(b.length);
+    for (int at = 0; at < b.length; ) {
+      ensure(chunk, 1, crc, out);
+      int n = Math.min(b.length - at, chunk.remaining());
+      chunk.put(b, at, n);
+      at += n;
+    }
+  }
+
+  private static void putFloats(ByteBuffer chunk, float[] values, CRC32 crc, OutputStream out) throws IOException {
+    ensure(chunk, 4, crc, out);
+    chunk.putInt(values.length);
+    for (int at = 0; at < values.length; ) {
+      ensure(chunk, 4, crc, out);
+      int n = Math.min(values.length - at, chunk.remaining() / 4);
+      chunk.asFloatBuffer().put(values, at, n);
+      chunk.position(chunk.position() + 4 * n);
+      at += n;
+    }
   }
 
   /** Reads and verifies a checkpoint; {@code source} names it in errors. */
@@ -133,12 +176,6 @@ public record Checkpoint(
     }
   }
 
-  private static void writeString(DataOutputStream out, String s) throws IOException {
-    byte[] b = s.getBytes(StandardCharsets.UTF_8);
-    out.writeInt(b.length);
-    out.write(b);
-  }
-
   private static String readString(DataInputStream in) throws IOException {
     int n = in.readInt();
     if (n < 0 || n > (16 << 20)) {
@@ -149,13 +186,6 @@ public record Checkpoint(
       throw new java.io.EOFException();
     }
     return new String(b, StandardCharsets.UTF_8);
-  }
-
-  private static void writeFloats(DataOutputStream out, float[] values) throws IOException {
-    out.writeInt(values.length);
-    ByteBuffer buf = ByteBuffer.allocate(4 * values.length).order(ByteOrder.BIG_ENDIAN);
-    buf.asFloatBuffer().put(values);
-    out.write(buf.array());
   }
 
   private static float[] readFloats(DataInputStream in, String source) throws IOException {

@@ -19,7 +19,7 @@ final class StateVector {
   private final List<Shape> shapes = new ArrayList<>();
   private final long[] sizes;
   private final int size;
-  private final Operand<TFloat32> read;
+  private final List<Variable<TFloat32>> vars;
   private final Placeholder<TFloat32> input;
   private final Op write;
 
@@ -36,13 +36,12 @@ final class StateVector {
       throw new IllegalArgumentException(name + " has " + total + " values; at most 2^31-1 are supported");
     }
     size = (int) total;
+    this.vars = List.copyOf(vars);
     if (vars.isEmpty()) {
-      read = null;
       input = null;
       write = null;
       return;
     }
-    read = flatten(tf.withName(name + "_read"), new ArrayList<>(vars));
     input = tf.withName(name + "_input").placeholder(TFloat32.class, Placeholder.shape(Shape.of(size)));
     List<Operand<TFloat32>> parts = split(tf, input);
     List<Op> assigns = new ArrayList<>();
@@ -81,10 +80,19 @@ final class StateVector {
     return flat.size() == 1 ? tf.identity(flat.get(0)) : tf.concat(flat, tf.constant(0));
   }
 
+  /** Reads every variable in one run, copying each straight into its slice of the result. */
   float[] read(Session session) {
     float[] out = new float[size];
-    try (var r = session.runner().fetch(read).run()) {
-      ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(out);
+    Session.Runner runner = session.runner();
+    for (Variable<TFloat32> v : vars) {
+      runner.fetch(v);
+    }
+    try (var r = runner.run()) {
+      int at = 0;
+      for (int i = 0; i < vars.size(); i++) {
+        ((TFloat32) r.get(i)).asRawTensor().data().asFloats().read(out, at, (int) sizes[i]);
+        at += (int) sizes[i];
+      }
     }
     return out;
   }
