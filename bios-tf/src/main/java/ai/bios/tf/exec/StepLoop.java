@@ -190,7 +190,7 @@ public final class StepLoop {
     }
     return new TrainingReport(config.mode(), depth, first, n, samples, wall, losses,
         timeline.perStepCost(0, n), StepTimeline.median(iterations), StepTimeline.median(overhead),
-        timeline.total(Stage.COMPUTE, n) + timeline.total(Stage.APPLY, n), inputWait);
+        timeline.total(Stage.COMPUTE, n) + timeline.total(Stage.APPLY, n), inputWait, timeline);
   }
 
   private long resume(double[] losses) {

@@ -23,6 +23,7 @@ import java.util.Map;
  *     handoffs, metrics handoff, bookkeeping (the framework's own cost)
  * @param deviceBusyNanos total time of the device stages (compute and apply)
  * @param inputWaitNanos total time the loop waited for input
+ * @param timeline start and end of every stage of every step this run executed
  */
 public record TrainingReport(
     ExecutionMode mode,
@@ -36,7 +37,8 @@ public record TrainingReport(
     double stepMedianNanos,
     double overheadMedianNanos,
     long deviceBusyNanos,
-    long inputWaitNanos) {
+    long inputWaitNanos,
+    StepTimeline timeline) {
 
   public TrainingReport {
     stageCostNanos = new EnumMap<>(stageCostNanos);

@@ -93,6 +93,31 @@ class ScheduleEquivalenceTest {
   }
 
   @Test
+  void theTimelineHasEveryStageOfEveryStepInOrder() {
+    TrainingConfig config = TrainingConfig.builder().mode(ExecutionMode.EFFICIENT).prefetchDepth(2)
+        .batchSize(32).epochs(1).build();
+    try (TrainableModel model = new TrainableModel(SPEC, OptimizerSpec.sgd(0.1), ComputeOptions.cpu().withThreads(1, 1))) {
+      TrainingReport report = new StepLoop(model, DATA, config).run();
+      StepTimeline t = report.timeline();
+      assertEquals(16, t.steps());
+      for (long s = 0; s < 16; s++) {
+        for (Stage stage : new Stage[] {Stage.INPUT, Stage.INPUT_WAIT, Stage.COMPUTE, Stage.AGGREGATE, Stage.APPLY, Stage.REPORT}) {
+          assertTrue(t.duration(s, stage) >= 0, "step " + s + " has no " + stage);
+        }
+        assertTrue(t.end(s, Stage.INPUT) <= t.end(s, Stage.INPUT_WAIT), "a batch is taken after it is built");
+        assertTrue(t.end(s, Stage.INPUT_WAIT) <= t.start(s, Stage.COMPUTE));
+        assertTrue(t.end(s, Stage.COMPUTE) <= t.start(s, Stage.APPLY));
+        assertTrue(t.end(s, Stage.APPLY) <= t.start(s, Stage.REPORT), "reported after the step is applied");
+        if (s > 0) {
+          assertTrue(t.end(s - 1, Stage.APPLY) <= t.start(s, Stage.COMPUTE), "no step overlaps the previous update");
+        }
+      }
+      assertTrue(report.deviceIdleFraction() >= 0 && report.deviceIdleFraction() < 1);
+      assertTrue(report.ceiling() >= 1);
+    }
+  }
+
+  @Test
   void noThreadOutlivesARun() {
     long before = Synthetic.liveThreads("bios-");
     for (int i = 0; i < 5; i++) {
