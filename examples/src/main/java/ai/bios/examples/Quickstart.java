@@ -49,7 +49,7 @@ public final class Quickstart {
 
     try (TrainableModel model = new TrainableModel(spec, OptimizerSpec.adam(0.002), ComputeOptions.cpu())) {
       TrainingReport report = new StepLoop(model, data.train, config)
-          .listener(new ConsoleProgress(System.out, 1000))
+          .listener(new ConsoleProgress(System.out, 200))
           .run();
       System.out.println(report);
 

@@ -36,7 +36,7 @@ public record Checkpoint(
 
   /** What makes two runs the same run. */
   public record RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed,
-      int workers, int stepsPerEpoch) {}
+      boolean shuffle, int workers, int stepsPerEpoch) {}
 
   public void writeTo(OutputStream out) throws IOException {
     CRC32 crc = new CRC32();
@@ -46,8 +46,9 @@ public record Checkpoint(
     chunk.putLong(MAGIC).putInt(VERSION);
     putString(chunk, identity.modelSpecJson(), crc, out);
     putString(chunk, identity.optimizer(), crc, out);
-    ensure(chunk, 40, crc, out);
-    chunk.putInt(identity.batchSize()).putLong(identity.seed()).putInt(identity.workers())
+    ensure(chunk, 44, crc, out);
+    chunk.putInt(identity.batchSize()).putLong(identity.seed()).putInt(identity.shuffle() ? 1 : 0)
+        .putInt(identity.workers())
         .putInt(identity.stepsPerEpoch()).putLong(nextStep).putLong(appliedSteps);
     putFloats(chunk, weights, crc, out);
     putFloats(chunk, optimizerState, crc, out);
@@ -120,7 +121,7 @@ public record Checkpoint(
             + "; this Bios reads version " + VERSION);
       }
       RunIdentity id = new RunIdentity(readString(data), readString(data), data.readInt(),
-          data.readLong(), data.readInt(), data.readInt());
+          data.readLong(), data.readInt() != 0, data.readInt(), data.readInt());
       long nextStep = data.readLong();
       long applied = data.readLong();
       float[] weights = readFloats(data, source);
@@ -164,6 +165,7 @@ public record Checkpoint(
     check(source, "optimizer", got.optimizer(), expected.optimizer());
     check(source, "batchSize", got.batchSize(), expected.batchSize());
     check(source, "seed", got.seed(), expected.seed());
+    check(source, "shuffle", got.shuffle(), expected.shuffle());
     check(source, "numWorkers", got.workers(), expected.workers());
     check(source, "steps per epoch (data size)", got.stepsPerEpoch(), expected.stepsPerEpoch());
   }

@@ -17,10 +17,16 @@ public final class DataPlan {
   private final int stepsPerEpoch;
   private final long seed;
   private final int rank;
+  private final boolean shuffle;
   private int cachedEpoch = -1;
   private int[] cachedOrder;
 
   public DataPlan(int shardSize, int localBatch, int stepsPerEpoch, long seed, int rank) {
+    this(shardSize, localBatch, stepsPerEpoch, seed, rank, true);
+  }
+
+  /** With {@code shuffle == false} every epoch takes the records in stored order. */
+  public DataPlan(int shardSize, int localBatch, int stepsPerEpoch, long seed, int rank, boolean shuffle) {
     if (localBatch < 1) {
       throw new IllegalArgumentException("localBatch must be >= 1, was " + localBatch);
     }
@@ -34,6 +40,7 @@ public final class DataPlan {
     this.stepsPerEpoch = stepsPerEpoch;
     this.seed = seed;
     this.rank = rank;
+    this.shuffle = shuffle;
   }
 
   /** Steps one worker needs to visit {@code records} records in batches of {@code localBatch}. */
@@ -72,7 +79,7 @@ public final class DataPlan {
         order[i] = i;
       }
       SplittableRandom rnd = new SplittableRandom(mix(seed, epoch, rank));
-      for (int i = shardSize - 1; i > 0; i--) {
+      for (int i = shardSize - 1; shuffle && i > 0; i--) {
         int j = rnd.nextInt(i + 1);
         int t = order[i];
         order[i] = order[j];

@@ -90,7 +90,7 @@ public final class StepLoop {
   /** The run's identity as checkpoints record it. */
   public Checkpoint.RunIdentity identity() {
     return new Checkpoint.RunIdentity(model.spec().toJson(), model.optimizer().toString(),
-        config.batchSize(), config.seed(), collective.size(), plan().stepsPerEpoch());
+        config.batchSize(), config.seed(), config.shuffle(), collective.size(), plan().stepsPerEpoch());
   }
 
   private DataPlan plan() {
@@ -100,7 +100,7 @@ public final class StepLoop {
           + collective.size() + " workers; raise batchSize to at least numWorkers");
     }
     int steps = stepsPerEpoch > 0 ? stepsPerEpoch : DataPlan.stepsFor(source.size(), localBatch);
-    return new DataPlan(source.size(), localBatch, steps, config.seed(), collective.rank());
+    return new DataPlan(source.size(), localBatch, steps, config.seed(), collective.rank(), config.shuffle());
   }
 
   /** Trains until the last epoch (or {@code maxSteps}) and reports. */

@@ -19,6 +19,7 @@ public final class TrainingConfig implements Serializable {
   private final int epochs;
   private final long maxSteps;
   private final long seed;
+  private final boolean shuffle;
   private final int checkpointInterval;
   private final Duration inputTimeout;
 
@@ -36,6 +37,7 @@ public final class TrainingConfig implements Serializable {
     }
     this.maxSteps = b.maxSteps;
     this.seed = b.seed;
+    this.shuffle = b.shuffle;
     this.checkpointInterval = InvalidSettingException.atLeast("checkpointInterval", b.checkpointInterval, 0);
     if (b.inputTimeout == null || b.inputTimeout.isNegative() || b.inputTimeout.isZero()) {
       throw new InvalidSettingException("inputTimeout", b.inputTimeout, "must be a positive duration");
@@ -50,7 +52,7 @@ public final class TrainingConfig implements Serializable {
   public Builder toBuilder() {
     return new Builder()
         .mode(mode).prefetchDepth(prefetchDepth).prefetchMemoryBytes(prefetchMemoryBytes)
-        .batchSize(batchSize).epochs(epochs).maxSteps(maxSteps).seed(seed)
+        .batchSize(batchSize).epochs(epochs).maxSteps(maxSteps).seed(seed).shuffle(shuffle)
         .checkpointInterval(checkpointInterval).inputTimeout(inputTimeout);
   }
 
@@ -86,6 +88,14 @@ public final class TrainingConfig implements Serializable {
     return seed;
   }
 
+  /**
+   * Whether each epoch visits a worker's records in a fresh order drawn from (seed, epoch, rank).
+   * Without it every epoch reads the records in their stored order.
+   */
+  public boolean shuffle() {
+    return shuffle;
+  }
+
   /** Write a checkpoint every this many steps (0: never). */
   public int checkpointInterval() {
     return checkpointInterval;
@@ -104,7 +114,7 @@ public final class TrainingConfig implements Serializable {
   @Override
   public String toString() {
     return "TrainingConfig{mode=" + mode + ", prefetchDepth=" + prefetchDepth + ", batchSize=" + batchSize
-        + ", epochs=" + epochs + ", maxSteps=" + maxSteps + ", seed=" + seed
+        + ", epochs=" + epochs + ", maxSteps=" + maxSteps + ", seed=" + seed + ", shuffle=" + shuffle
         + ", checkpointInterval=" + checkpointInterval + ", inputTimeout=" + inputTimeout + "}";
   }
 
@@ -117,6 +127,7 @@ public final class TrainingConfig implements Serializable {
     private int epochs = 1;
     private long maxSteps;
     private long seed;
+    private boolean shuffle = true;
     private int checkpointInterval;
     private Duration inputTimeout = Duration.ofMinutes(10);
 
@@ -156,6 +167,11 @@ public final class TrainingConfig implements Serializable {
 
     public Builder seed(long v) {
       seed = v;
+      return this;
+    }
+
+    public Builder shuffle(boolean v) {
+      shuffle = v;
       return this;
     }
 

@@ -155,14 +155,14 @@ public final class BatchAssembler implements AutoCloseable {
     }
 
     @Override
-    public void features(float[] values) {
-      checkFeatures(values == null ? -1 : values.length);
-      for (int i = 0; i < values.length; i++) {
-        if (!Float.isFinite(values[i])) {
-          throw nonFinite(i, values[i]);
+    public void features(float[] values, int offset, int length) {
+      checkFeatures(values == null ? -1 : length);
+      for (int i = 0; i < length; i++) {
+        if (!Float.isFinite(values[offset + i])) {
+          throw nonFinite(i, values[offset + i]);
         }
       }
-      x.offset((long) row * featureSize).write(values, 0, featureSize);
+      x.offset((long) row * featureSize).write(values, offset, featureSize);
       wroteFeatures = true;
     }
 
@@ -220,35 +220,35 @@ public final class BatchAssembler implements AutoCloseable {
               + " (one per model output); write labels(float[])");
         }
         oneHot[0] = (float) value;
-        checkLabelValues(oneHot);
+        checkLabelValues(oneHot, 0);
         y.offset(row).write(oneHot, 0, 1);
         wroteLabel = true;
       }
     }
 
     @Override
-    public void labels(float[] values) {
+    public void labels(float[] values, int offset, int length) {
       if (spec.loss() == Loss.SOFTMAX_CROSS_ENTROPY) {
-        if (values == null || values.length != 1) {
+        if (values == null || length != 1) {
           throw new BadInputException("record " + index + ": softmax cross-entropy takes one class index, got "
-              + (values == null ? "null" : values.length + " values") + "; write label(classIndex)");
+              + (values == null ? "null" : length + " values") + "; write label(classIndex)");
         }
-        label(values[0]);
+        label(values[offset]);
         return;
       }
-      if (values == null || values.length != outputs) {
+      if (values == null || length != outputs) {
         throw new BadInputException("record " + index + ": expected " + outputs + " label values, got "
-            + (values == null ? "null" : String.valueOf(values.length))
+            + (values == null ? "null" : String.valueOf(length))
             + "; give one label value per model output");
       }
-      checkLabelValues(values);
-      y.offset((long) row * outputs).write(values, 0, outputs);
+      checkLabelValues(values, offset);
+      y.offset((long) row * outputs).write(values, offset, outputs);
       wroteLabel = true;
     }
 
-    private void checkLabelValues(float[] values) {
-      for (int i = 0; i < values.length && i < outputs; i++) {
-        float v = values[i];
+    private void checkLabelValues(float[] values, int offset) {
+      for (int i = 0; i < outputs; i++) {
+        float v = values[offset + i];
         if (!Float.isFinite(v)) {
           throw new BadInputException("record " + index + ": label " + i + " is " + v
               + "; labels must be finite numbers (drop rows without a label)");

@@ -3,7 +3,7 @@ package ai.bios.tf.input;
 import java.util.Objects;
 
 /**
- * Records held in Java arrays: features row-major, {@code featureSize} floats per record, and
+ * Records held in Java arrays (immutable; safe to read from several threads): features row-major, {@code featureSize} floats per record, and
  * {@code labelWidth} label values per record.
  */
 public final class InMemoryRecords implements RecordSource {
@@ -12,8 +12,6 @@ public final class InMemoryRecords implements RecordSource {
   private final int featureSize;
   private final int labelWidth;
   private final int size;
-  private final float[] rowFeatures;
-  private final float[] rowLabels;
 
   public InMemoryRecords(float[] features, int featureSize, float[] labels, int labelWidth) {
     this.features = Objects.requireNonNull(features, "features");
@@ -30,8 +28,6 @@ public final class InMemoryRecords implements RecordSource {
     this.featureSize = featureSize;
     this.labelWidth = labelWidth;
     this.size = features.length / featureSize;
-    this.rowFeatures = new float[featureSize];
-    this.rowLabels = new float[labelWidth];
   }
 
   @Override
@@ -41,9 +37,7 @@ public final class InMemoryRecords implements RecordSource {
 
   @Override
   public void read(int index, int epoch, RecordWriter out) {
-    System.arraycopy(features, index * featureSize, rowFeatures, 0, featureSize);
-    System.arraycopy(labels, index * labelWidth, rowLabels, 0, labelWidth);
-    out.features(rowFeatures);
-    out.labels(rowLabels);
+    out.features(features, index * featureSize, featureSize);
+    out.labels(labels, index * labelWidth, labelWidth);
   }
 }

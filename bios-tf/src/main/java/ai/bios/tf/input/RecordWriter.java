@@ -7,7 +7,12 @@ package ai.bios.tf.input;
 public interface RecordWriter {
 
   /** The record's features, flattened in row-major (NHWC for images) order. */
-  void features(float[] values);
+  default void features(float[] values) {
+    features(values, 0, values == null ? -1 : values.length);
+  }
+
+  /** The record's features: {@code values[offset, offset + length)}. */
+  void features(float[] values, int offset, int length);
 
   /** The record's features from doubles (for example an MLlib vector's values). */
   void features(double[] values);
@@ -19,5 +24,10 @@ public interface RecordWriter {
   void label(double value);
 
   /** The record's label values (one per output for sigmoid cross-entropy and squared error). */
-  void labels(float[] values);
+  default void labels(float[] values) {
+    labels(values, 0, values == null ? -1 : values.length);
+  }
+
+  /** The record's label values: {@code values[offset, offset + length)}. */
+  void labels(float[] values, int offset, int length);
 }

@@ -38,10 +38,10 @@ class LearningTest {
     for (int i = 0; i < y.length; i++) {
       final int row = i;
       records.read(i, 0, new ai.bios.tf.input.RecordWriter() {
-        public void features(float[] v) {}
+        public void features(float[] v, int offset, int length) {}
         public void features(double[] v) {}
         public void label(double v) { y[row] = (float) v; }
-        public void labels(float[] v) { y[row] = v[0]; }
+        public void labels(float[] v, int offset, int length) { y[row] = v[offset]; }
       });
     }
     return y;

@@ -1,0 +1,262 @@
+package ai.bios.tf.collective;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.bios.tf.BiosException;
+import ai.bios.tf.Synthetic;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The ring all-reduce over real loopback sockets, one thread per worker. */
+@Timeout(60)
+class RingCollectiveTest {
+  private static final byte[] SECRET = "0123456789abcdef-job-secret".getBytes();
+  private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+  /** Runs {@code body(rank, collective)} on {@code n} workers joined in a ring; returns their results. */
+  static <T> List<T> onRing(int n, int chunkFloats, byte[][] secrets, BiFunction<Integer, RingCollective, T> body)
+      throws Exception {
+    List<RingCollective.Listener> listeners = new ArrayList<>();
+    List<InetSocketAddress> peers = new ArrayList<>();
+    for (int r = 0; r < n; r++) {
+      RingCollective.Listener l = RingCollective.listen("127.0.0.1");
+      listeners.add(l);
+      peers.add(l.address());
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(n);
+    try {
+      List<Future<T>> futures = new ArrayList<>();
+      for (int r = 0; r < n; r++) {
+        final int rank = r;
+        futures.add(pool.submit(() -> {
+          try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers,
+              secrets[rank], TIMEOUT, chunkFloats)) {
+            return body.apply(rank, ring);
+          }
+        }));
+      }
+      List<T> results = new ArrayList<>();
+      for (Future<T> f : futures) {
+        results.add(f.get());
+      }
+      return results;
+    } finally {
+      pool.shutdownNow();
+      for (RingCollective.Listener l : listeners) {
+        l.close();
+      }
+    }
+  }
+
+  static byte[][] sameSecret(int n) {
+    byte[][] s = new byte[n][];
+    for (int i = 0; i < n; i++) {
+      s[i] = SECRET;
+    }
+    return s;
+  }
+
+  static float[] input(int rank, int length) {
+    SplittableRandom rnd = new SplittableRandom(1000 + rank);
+    float[] v = new float[length];
+    for (int i = 0; i < length; i++) {
+      v[i] = (float) rnd.nextGaussian();
+    }
+    return v;
+  }
+
+  @Test
+  void sumsEqualAPlainSumForSizesThatDoAndDoNotDivideByTheWorkerCountOneToFourWorkers() throws Exception {
+    for (int n = 1; n <= 4; n++) {
+      for (int length : new int[] {0, 1, 3, 4, 7, 1000, 12_345}) {
+        final int len = length;
+        final int workers = n;
+        // A small chunk forces many chunks per segment, so the pipelining is exercised.
+        List<float[]> out = onRing(n, 64, sameSecret(n), (rank, ring) -> {
+          float[] v = input(rank, len);
+          ring.allReduce(v, 0, len);
+          return v;
+        });
+        float[][] inputs = new float[workers][];
+        for (int r = 0; r < workers; r++) {
+          inputs[r] = input(r, len);
+        }
+        for (int i = 0; i < len; i++) {
+          double expected = 0;
+          for (int r = 0; r < workers; r++) {
+            expected += inputs[r][i];
+          }
+          assertEquals(expected, out.get(0)[i], 1e-5, "n=" + n + " length=" + len + " element " + i);
+        }
+        for (int r = 1; r < n; r++) {
+          assertArrayEquals(out.get(0), out.get(r), "every worker ends with the same bits (n=" + n + ")");
+        }
+      }
+    }
+  }
+
+  @Test
+  void theSameReductionTwiceIsBitwiseIdenticalAndStatisticsAreExact() throws Exception {
+    List<float[]> a = onRing(3, 100, sameSecret(3), (rank, ring) -> {
+      float[] v = input(rank, 5000);
+      ring.allReduce(v, 0, v.length);
+      ring.allReduce(v, 0, v.length); // and a second all-reduce on the same connections
+      return v;
+    });
+    List<float[]> b = onRing(3, 100, sameSecret(3), (rank, ring) -> {
+      float[] v = input(rank, 5000);
+      ring.allReduce(v, 0, v.length);
+      ring.allReduce(v, 0, v.length);
+      return v;
+    });
+    assertArrayEquals(a.get(0), b.get(0));
+    List<double[]> stats = onRing(4, 100, sameSecret(4), (rank, ring) -> {
+      double[] s = {0.1 * (rank + 1), rank == 2 ? 0 : 32};
+      float[] v = input(rank, 10);
+      ring.allReduce(v, s);
+      return s;
+    });
+    for (double[] s : stats) {
+      assertEquals(0.1 + 0.2 + 0.30000000000000004 + 0.4, s[0], 0.0);
+      assertEquals(96, s[1], 0.0);
+    }
+  }
+
+  @Test
+  void aPeerWithAWrongSecretIsRefusedAndNoGradientsFlow() throws Exception {
+    RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
+    RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");
+    List<InetSocketAddress> peers = List.of(l0.address(), l1.address());
+    byte[] wrong = "another-secret-of-16+-bytes".getBytes();
+    Duration shortTimeout = Duration.ofSeconds(3);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<RingCollective> r0 = pool.submit(() -> RingCollective.connect(l0, 0, peers, SECRET, shortTimeout, 64));
+      Future<RingCollective> r1 = pool.submit(() -> RingCollective.connect(l1, 1, peers, wrong, shortTimeout, 64));
+      List<String> messages = new ArrayList<>();
+      for (Future<RingCollective> f : List.of(r0, r1)) {
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, f::get);
+        assertInstanceOf(BiosException.class, e.getCause());
+        messages.add(e.getCause().getMessage());
+      }
+      assertTrue(messages.stream().anyMatch(m -> m.contains("failed to prove the job secret")), messages.toString());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aClientWithoutTheSecretIsDroppedAndTheListenerStillServesTheRealPeer() throws Exception {
+    RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
+    RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");
+    List<InetSocketAddress> peers = List.of(l0.address(), l1.address());
+    // Intruders: raw garbage, a truncated hello, a 2 GB length claim; then the real peer joins.
+    for (byte[] garbage : new byte[][] {
+        "GET / HTTP/1.1\r\n\r\n".getBytes(), new byte[] {0x42, 0x49},
+        ByteBuffer.allocate(12).putInt(0xB105DA7A).putInt(0).putInt(Integer.MAX_VALUE).array()}) {
+      try (SocketChannel intruder = SocketChannel.open(l0.address())) {
+        intruder.write(ByteBuffer.wrap(garbage));
+      }
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<float[]> r0 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, SECRET, TIMEOUT, 64)) {
+          float[] v = {1, 2, 3};
+          ring.allReduce(v, 0, 3);
+          return v;
+        }
+      });
+      Future<float[]> r1 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, SECRET, TIMEOUT, 64)) {
+          float[] v = {10, 20, 30};
+          ring.allReduce(v, 0, 3);
+          return v;
+        }
+      });
+      assertArrayEquals(new float[] {11, 22, 33}, r0.get());
+      assertArrayEquals(new float[] {11, 22, 33}, r1.get());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aPeerThatDiesMidAllReduceMakesTheOthersFailNamingARankInsteadOfHanging() throws Exception {
+    long before = Synthetic.liveThreads("bios-ring");
+    List<Object> outcomes = onRing(3, 16, sameSecret(3), (rank, ring) -> {
+      float[] v = input(rank, 100_000);
+      if (rank == 1) {
+        ring.close(); // dies before taking part
+        return "closed";
+      }
+      try {
+        ring.allReduce(v, 0, v.length);
+        return "finished";
+      } catch (BiosException e) {
+        return e;
+      }
+    });
+    for (int r : new int[] {0, 2}) {
+      Object o = outcomes.get(r);
+      assertInstanceOf(BiosException.class, o, "rank " + r + " should fail, got " + o);
+      String m = ((BiosException) o).getMessage();
+      assertTrue(m.contains("rank"), m);
+    }
+    assertEquals(before, Synthetic.liveThreads("bios-ring"), "no ring thread left behind");
+  }
+
+  @Test
+  void aMalformedFrameClosesTheConnectionWithoutAllocatingWhatItClaims() throws Exception {
+    // Rank 1 is a hostile peer that passes the handshake (it has the secret) but then sends a frame
+    // claiming 2 GB: rank 0 must reject the header and fail cleanly.
+    List<Object> outcomes = onRing(2, 64, sameSecret(2), (rank, ring) -> {
+      if (rank == 1) {
+        try {
+          java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
+          f.setAccessible(true);
+          SocketChannel ch = (SocketChannel) f.get(ring);
+          ByteBuffer frame = ByteBuffer.allocate(12).putInt(0xB105DA7A).putInt(0).putInt(Integer.MAX_VALUE);
+          frame.flip();
+          while (frame.hasRemaining()) {
+            ch.write(frame);
+          }
+          float[] v = new float[10];
+          ring.allReduce(v, 0, 10);
+          return "finished";
+        } catch (ReflectiveOperationException | IOException | BiosException e) {
+          return e;
+        }
+      }
+      try {
+        float[] v = new float[10];
+        ring.allReduce(v, 0, 10);
+        return "finished";
+      } catch (BiosException e) {
+        return e;
+      }
+    });
+    Object rank0 = outcomes.get(0);
+    assertInstanceOf(BiosException.class, rank0);
+    Throwable cause = ((BiosException) rank0).getCause();
+    assertTrue(cause != null && cause.getMessage().contains("malformed frame"), String.valueOf(rank0));
+    assertFalse(outcomes.get(1) instanceof String, "the hostile side cannot finish either");
+  }
+}
