@@ -1,0 +1,131 @@
+package ai.bios.spark
+
+import ai.bios.spark.internal.{Inference, RowDecoder}
+import ai.bios.tf.model.{Loss, ModelSpec}
+import org.apache.hadoop.fs.Path
+import org.apache.spark.ml.Model
+import org.apache.spark.ml.bios.SparkInternals
+import org.apache.spark.ml.linalg.SQLDataTypes.VectorType
+import org.apache.spark.ml.param.ParamMap
+import org.apache.spark.ml.util._
+import org.apache.spark.sql.{DataFrame, Dataset}
+import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
+import org.json4s.JsonAST.JObject
+
+import java.io.{DataInputStream, DataOutputStream}
+
+/**
+ * A trained Bios model: the model spec (a param) and its weights. `transform` runs batched
+ * inference in each partition through the prefetching queue and adds the prediction column (and,
+ * for classifiers, the class-probability column).
+ */
+class BiosModel private[spark] (override val uid: String, private[spark] val weights: Array[Float])
+  extends Model[BiosModel] with BiosParams with MLWritable {
+
+  private var trainingSummary: Option[TrainingSummary] = None
+
+  private[spark] def setSummary(s: TrainingSummary): this.type = {
+    trainingSummary = Some(s)
+    this
+  }
+
+  /** The summary of the fit that produced this model (not kept by save/load). */
+  def summary: TrainingSummary = trainingSummary.getOrElse(throw new IllegalStateException(
+    "this BiosModel has no training summary (it was loaded, not fitted)"))
+
+  def hasSummary: Boolean = trainingSummary.isDefined
+
+  /** The trained weights, flattened in layer order. */
+  def getWeights: Array[Float] = weights.clone()
+
+  def setFeaturesCol(v: String): this.type = set(featuresCol, v)
+  def setPredictionCol(v: String): this.type = set(predictionCol, v)
+  def setProbabilityCol(v: String): this.type = set(probabilityCol, v)
+
+  override def transformSchema(schema: StructType): StructType = {
+    RowDecoder.validateSchema(schema, getFeaturesCol, None)
+    BiosModel.outputSchema(schema, getModelSpec, getPredictionCol, getProbabilityCol)
+  }
+
+  override def transform(dataset: Dataset[_]): DataFrame = {
+    val outSchema = transformSchema(dataset.schema, logging = true)
+    val df = dataset.toDF()
+    val spark = df.sparkSession
+    val bcWeights = spark.sparkContext.broadcast(weights)
+    val spec = getModelSpec
+    val decoder = new RowDecoder(getFeaturesCol, df.schema.fieldIndex(getFeaturesCol), spec.featureSize(),
+      "", -1, 0, "the data to transform")
+    val specJson = spec.toJson
+    val rows = df.rdd.mapPartitions(it => Inference.run(it, specJson, bcWeights.value, decoder, 1024))
+    spark.createDataFrame(rows, outSchema)
+  }
+
+  override def copy(extra: ParamMap): BiosModel = {
+    val m = copyValues(new BiosModel(uid, weights), extra).setParent(parent)
+    trainingSummary.foreach(m.setSummary)
+    m
+  }
+
+  override def write: MLWriter = new BiosModel.Writer(this)
+}
+
+object BiosModel extends MLReadable[BiosModel] {
+
+  /** The output schema: the input, plus the prediction (and probability, for classifiers). */
+  private[spark] def outputSchema(schema: StructType, spec: ModelSpec, prediction: String,
+      probability: String): StructType = {
+    for (c <- Seq(prediction) ++ (if (classifier(spec)) Seq(probability) else Nil)) {
+      if (schema.fieldNames.contains(c)) {
+        throw new IllegalArgumentException(s"output column '$c' already exists; set predictionCol/probabilityCol " +
+          "to a new name")
+      }
+    }
+    val predictionType = if (spec.loss() == Loss.MEAN_SQUARED_ERROR && spec.outputs() > 1) VectorType else DoubleType
+    var out = schema.add(StructField(prediction, predictionType, nullable = false))
+    if (classifier(spec)) {
+      out = out.add(StructField(probability, VectorType, nullable = false))
+    }
+    out
+  }
+
+  private[spark] def classifier(spec: ModelSpec): Boolean = spec.loss() != Loss.MEAN_SQUARED_ERROR
+
+  override def read: MLReader[BiosModel] = new Reader
+
+  override def load(path: String): BiosModel = super.load(path)
+
+  private class Writer(instance: BiosModel) extends MLWriter {
+    override protected def saveImpl(path: String): Unit = {
+      SparkInternals.saveMetadata(instance, path, sc, JObject())
+      val file = new Path(path, "data/weights.bin")
+      val fs = file.getFileSystem(sc.hadoopConfiguration)
+      val out = new DataOutputStream(new java.io.BufferedOutputStream(fs.create(file, true), 1 << 16))
+      try {
+        out.writeInt(instance.weights.length)
+        instance.weights.foreach(w => out.writeFloat(w))
+      } finally {
+        out.close()
+      }
+    }
+  }
+
+  private class Reader extends MLReader[BiosModel] {
+    override def load(path: String): BiosModel = {
+      val (uid, setParams) = SparkInternals.loadMetadata(path, sc, classOf[BiosModel].getName)
+      val file = new Path(path, "data/weights.bin")
+      val fs = file.getFileSystem(sc.hadoopConfiguration)
+      val in = new DataInputStream(new java.io.BufferedInputStream(fs.open(file), 1 << 16))
+      val weights = try {
+        val n = in.readInt()
+        Array.fill(n)(in.readFloat())
+      } finally {
+        in.close()
+      }
+      val model = new BiosModel(uid, weights)
+      setParams(model)
+      val expected = ModelSpec.fromJson(model.getOrDefault(model.modelSpec))
+      require(expected != null, s"$path has no model spec")
+      model
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package ai.bios.spark
+
+import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth}
+import ai.bios.tf.model.{ModelSpec, OptimizerSpec}
+import org.apache.spark.ml.param._
+
+import scala.util.Try
+
+/**
+ * The parameters of [[BiosEstimator]] and [[BiosModel]], MLlib style: declared once with their
+ * doc and validator; all defaults in one `setDefault`.
+ */
+trait BiosParams extends Params {
+
+  final val featuresCol = new Param[String](this, "featuresCol",
+    "features column: an ml Vector or array<float|double>, of the model's input size")
+  final val labelCol = new Param[String](this, "labelCol",
+    "label column: a class index (softmax), 0/1 (sigmoid), a number or vector (squared error)")
+  final val predictionCol = new Param[String](this, "predictionCol", "prediction column to add")
+  final val probabilityCol = new Param[String](this, "probabilityCol",
+    "class probability vector column to add (classification models)")
+  final val modelSpec = new Param[String](this, "modelSpec",
+    "the network as ModelSpec JSON (ModelSpec.builder(...).build().toJson)",
+    (json: String) => Try(ModelSpec.fromJson(json)).isSuccess)
+  final val optimizer = new Param[String](this, "optimizer", "sgd, momentum or adam",
+    ParamValidators.inArray(Array("sgd", "momentum", "adam")))
+  final val learningRate = new DoubleParam(this, "learningRate", "optimizer step size, > 0",
+    ParamValidators.gt(0.0))
+  final val batchSize = new IntParam(this, "batchSize",
+    "global batch size: records per step across all workers, >= numWorkers", ParamValidators.gtEq(1))
+  final val epochs = new IntParam(this, "epochs", "passes over the data, >= 1", ParamValidators.gtEq(1))
+  final val numWorkers = new IntParam(this, "numWorkers",
+    "training tasks (one per GPU executor), run as one barrier stage", ParamValidators.gtEq(1))
+  final val executionMode = new Param[String](this, "executionMode",
+    "simple (serial) or efficient (input queued ahead, reports and checkpoints off the critical path)",
+    ParamValidators.inArray(Array("simple", "efficient")))
+  final val prefetchDepth = new Param[String](this, "prefetchDepth",
+    "batches queued ahead per worker: a whole number >= 1, or auto",
+    (v: String) => Try(PrefetchDepth.parse(v)).isSuccess)
+  final val seed = new LongParam(this, "seed", "seed of the data order")
+  final val checkpointDir = new Param[String](this, "checkpointDir",
+    "directory for checkpoints (empty: none)")
+  final val checkpointInterval = new IntParam(this, "checkpointInterval",
+    "steps between checkpoints (0: none)", ParamValidators.gtEq(0))
+
+  setDefault(
+    featuresCol -> "features",
+    labelCol -> "label",
+    predictionCol -> "prediction",
+    probabilityCol -> "probability",
+    optimizer -> "adam",
+    learningRate -> 0.001,
+    batchSize -> 256,
+    epochs -> 1,
+    numWorkers -> 1,
+    executionMode -> "efficient",
+    prefetchDepth -> "auto",
+    seed -> 0L,
+    checkpointDir -> "",
+    checkpointInterval -> 0)
+
+  def getFeaturesCol: String = $(featuresCol)
+  def getLabelCol: String = $(labelCol)
+  def getPredictionCol: String = $(predictionCol)
+  def getProbabilityCol: String = $(probabilityCol)
+  def getModelSpec: ModelSpec = {
+    if (!isDefined(modelSpec)) {
+      throw new IllegalArgumentException(
+        "param modelSpec is not set; call setModelSpec(ModelSpec.builder(inputSize)...build())")
+    }
+    ModelSpec.fromJson($(modelSpec))
+  }
+  def getOptimizer: String = $(optimizer)
+  def getLearningRate: Double = $(learningRate)
+  def getBatchSize: Int = $(batchSize)
+  def getEpochs: Int = $(epochs)
+  def getNumWorkers: Int = $(numWorkers)
+  def getExecutionMode: String = $(executionMode)
+  def getPrefetchDepth: String = $(prefetchDepth)
+  def getSeed: Long = $(seed)
+  def getCheckpointDir: String = $(checkpointDir)
+  def getCheckpointInterval: Int = $(checkpointInterval)
+
+  protected def optimizerSpec: OptimizerSpec = OptimizerSpec.parse($(optimizer), $(learningRate))
+  protected def mode: ExecutionMode = ExecutionMode.parse($(executionMode))
+}

@@ -1,0 +1,55 @@
+package ai.bios.spark
+
+import ai.bios.tf.exec.{Stage, TrainingReport}
+
+import scala.jdk.CollectionConverters._
+
+/**
+ * What one worker's training did and how busy it kept its device.
+ *
+ * @param rank the worker
+ * @param gpu the GPU address it was pinned to, if any
+ * @param records rows in its shard
+ * @param samplesPerSecond samples per second across all workers, as this worker saw them
+ * @param stageMillis per-step cost of each stage, milliseconds
+ * @param deviceIdleFraction share of wall time its device ran no compute or apply
+ * @param inputWaitFraction share of wall time its loop waited for input
+ * @param prefetchDepth queue depth used
+ */
+case class WorkerSummary(
+    rank: Int,
+    gpu: Option[String],
+    records: Int,
+    samplesPerSecond: Double,
+    stageMillis: Map[String, Double],
+    deviceIdleFraction: Double,
+    inputWaitFraction: Double,
+    prefetchDepth: Int)
+
+/**
+ * The result of one fit: the loss history (global mean loss of every step, the same on every
+ * worker) and each worker's summary.
+ */
+case class TrainingSummary(
+    lossHistory: Array[Double],
+    steps: Long,
+    trainSeconds: Double,
+    mode: String,
+    workers: Seq[WorkerSummary]) {
+
+  def finalLoss: Double = if (lossHistory.isEmpty) Double.NaN else lossHistory.last
+
+  /** Samples per second over all workers (rank 0's view). */
+  def samplesPerSecond: Double = workers.headOption.map(_.samplesPerSecond).getOrElse(0.0)
+
+  override def toString: String =
+    f"TrainingSummary(mode=$mode, steps=$steps, final loss=$finalLoss%.5f, samples/s=$samplesPerSecond%.1f, " +
+      f"train=${trainSeconds}%.1fs, workers=${workers.size})"
+}
+
+private[spark] object WorkerSummary {
+  def apply(rank: Int, gpu: Option[String], records: Int, r: TrainingReport): WorkerSummary =
+    WorkerSummary(rank, gpu, records, r.samplesPerSecond(),
+      Stage.values().map(s => s.name().toLowerCase -> r.stageMillis(s)).toMap,
+      r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth())
+}

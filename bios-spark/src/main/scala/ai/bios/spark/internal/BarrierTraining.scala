@@ -1,0 +1,124 @@
+package ai.bios.spark.internal
+
+import ai.bios.spark.WorkerSummary
+import ai.bios.tf.BiosException
+import ai.bios.tf.collective.RingCollective
+import ai.bios.tf.exec.{DataPlan, StepLoop, TrainingConfig}
+import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
+import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
+import org.apache.spark.internal.Logging
+import org.apache.spark.rdd.RDD
+import org.apache.spark.sql.{DataFrame, Row}
+
+import java.net.InetSocketAddress
+import java.time.Duration
+import scala.jdk.CollectionConverters._
+
+/**
+ * The whole training as ONE barrier stage: one task per worker, each caching its shard, meeting
+ * its peers through one `allGather`, joining the gradient ring and running the engine's step loop.
+ * The barrier stage feeds a shuffle (a ShuffleMapStage), so when a task fails Spark retries the
+ * whole stage instead of failing the job.
+ */
+private[spark] object BarrierTraining extends Logging {
+
+  /** Everything a task needs, frozen on the driver. The secret never appears in `toString`. */
+  final case class Job(
+      specJson: String,
+      optimizer: OptimizerSpec,
+      config: TrainingConfig,
+      decoder: RowDecoder,
+      featureSize: Int,
+      labelWidth: Int,
+      secret: Array[Byte],
+      collectiveTimeout: Duration,
+      chunkFloats: Int) {
+    override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
+  }
+
+  /** What each task sends back; rank 0 carries the weights. */
+  final case class WorkerResult(
+      rank: Int, weights: Array[Float], losses: Array[Double], summary: WorkerSummary, wallNanos: Long)
+
+  /**
+   * Shards the rows deterministically into `workers` partitions: each row is keyed by (input
+   * partition, position), hashed to a worker, and every worker's rows are sorted by key, so the
+   * same input gives every worker the same rows in the same order on every attempt.
+   */
+  def shard(df: DataFrame, workers: Int): RDD[Row] = {
+    val keyed = df.rdd.mapPartitionsWithIndex { (p, rows) =>
+      rows.zipWithIndex.map { case (row, i) => ((p.toLong << 32) | i.toLong, row) }
+    }
+    keyed.repartitionAndSortWithinPartitions(new ShardPartitioner(workers)).values
+  }
+
+  def run(df: DataFrame, job: Job, workers: Int): Seq[WorkerResult] = {
+    val rows = shard(df, workers)
+    val results = rows.barrier().mapPartitions { it => Iterator(train(it, job)) }
+      .map(r => (r.rank, r))
+      .partitionBy(new HashPartitioner(1)) // the barrier stage becomes a retryable ShuffleMapStage
+      .values
+      .collect()
+    results.sortBy(_.rank).toSeq
+  }
+
+  private def train(rows: Iterator[Row], job: Job): WorkerResult = {
+    val ctx = BarrierTaskContext.get()
+    val rank = ctx.partitionId()
+    val workers = ctx.getTaskInfos().length
+    val gpu = Option(ctx.resources()).flatMap(_.get("gpu")).flatMap(_.addresses.headOption)
+    val cache = PartitionCache.build(rows, job.decoder, job.featureSize, job.labelWidth)
+    val host = ctx.getTaskInfos()(rank).address.split(":").head
+    val listener = RingCollective.listen(host)
+    try {
+      val me = listener.address()
+      // The one rendezvous: every worker's ring address and shard size.
+      val gathered = ctx.allGather(s"${me.getHostString} ${me.getPort} ${cache.size}")
+      val parsed = gathered.map(_.split(" "))
+      val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
+      val sizes = parsed.map(_(2).toInt)
+      val steps = sizes.indices.map(r =>
+        DataPlan.stepsFor(sizes(r), job.config.localBatchSize(r, workers))).max
+      if (steps == 0) {
+        throw new BiosException("every training partition is empty; the DataFrame has no rows")
+      }
+      val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
+      val ring = RingCollective.connect(listener, rank, peers.asJava, job.secret, job.collectiveTimeout,
+        job.chunkFloats)
+      try {
+        val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
+        try {
+          val t0 = System.nanoTime()
+          val report = new StepLoop(model, cache, job.config)
+            .collective(ring)
+            .stepsPerEpoch(steps)
+            .threadPrefix(s"bios-rank$rank")
+            .run()
+          WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
+            WorkerSummary(rank, gpu, cache.size, report), System.nanoTime() - t0)
+        } finally {
+          model.close()
+        }
+      } finally {
+        ring.close()
+      }
+    } finally {
+      listener.close()
+    }
+  }
+
+  /** Spreads (partition, position) keys over the workers with a fixed mix. */
+  private final class ShardPartitioner(workers: Int) extends Partitioner {
+    override def numPartitions: Int = workers
+    override def getPartition(key: Any): Int = {
+      var h = key.asInstanceOf[Long] * 0x9E3779B97F4A7C15L
+      h ^= h >>> 31
+      Math.floorMod(h, workers.toLong).toInt
+    }
+    override def equals(other: Any): Boolean = other match {
+      case s: ShardPartitioner => s.numPartitions == workers
+      case _ => false
+    }
+    override def hashCode: Int = workers
+  }
+}

@@ -1,0 +1,29 @@
+package org.apache.spark.ml.bios
+
+import org.apache.spark.SparkContext
+import org.apache.spark.ml.param.Params
+import org.apache.spark.ml.util.{DefaultParamsReader, DefaultParamsWriter}
+import org.json4s.JsonAST.JObject
+
+/**
+ * The few Spark internals Bios needs, in one place (they are `private[spark]`/`private[ml]`):
+ * task slots for the pre-launch check, and MLlib's params metadata format for save/load.
+ */
+object SparkInternals {
+
+  /** Tasks of the default resource profile (CPUs, and GPUs when asked for) that can run at once. */
+  def maxConcurrentTasks(sc: SparkContext): Int =
+    sc.maxNumConcurrentTasks(sc.resourceProfileManager.defaultResourceProfile)
+
+  def saveMetadata(instance: Params, path: String, sc: SparkContext, extra: JObject): Unit =
+    DefaultParamsWriter.saveMetadata(instance, path, sc, Some(extra), None)
+
+  /**
+   * Loads params metadata written by [[saveMetadata]]: the saved uid, and a function that sets the
+   * saved params on a new instance.
+   */
+  def loadMetadata(path: String, sc: SparkContext, expectedClass: String): (String, Params => Unit) = {
+    val metadata = DefaultParamsReader.loadMetadata(path, sc, expectedClass)
+    (metadata.uid, (p: Params) => metadata.getAndSetParams(p))
+  }
+}

@@ -1,0 +1,143 @@
+package ai.bios.spark
+
+import ai.bios.tf.model.{Activation, ModelSpec}
+import org.apache.spark.SparkException
+import org.apache.spark.ml.linalg.{Vector, Vectors}
+import org.apache.spark.sql.{DataFrame, Row}
+import org.apache.spark.sql.functions.col
+import org.apache.spark.sql.types._
+import org.scalatest.funsuite.AnyFunSuite
+
+import java.nio.file.Files
+import scala.util.Random
+
+class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
+
+  private val spec = ModelSpec.builder(6).dense(16, Activation.RELU).dense(2, Activation.NONE).seed(3).build()
+
+  /** Two classes split by a known hyperplane: a perfect classifier exists. */
+  private def hyperplane(n: Int, seed: Long, partitions: Int = 3): DataFrame = {
+    val rnd = new Random(seed)
+    val w = Array(1.0, -2.0, 0.5, 1.5, -1.0, 0.7)
+    val rows = (0 until n).map { _ =>
+      val x = Array.fill(6)(rnd.nextGaussian())
+      val y = if (x.zip(w).map { case (a, b) => a * b }.sum > 0) 1.0 else 0.0
+      Row(Vectors.dense(x), y)
+    }
+    val schema = StructType(Seq(StructField("features", org.apache.spark.ml.linalg.SQLDataTypes.VectorType),
+      StructField("label", DoubleType)))
+    spark.createDataFrame(spark.sparkContext.parallelize(rows, partitions), schema)
+  }
+
+  private def estimator(workers: Int = 2, mode: String = "efficient") = new BiosEstimator()
+    .setModelSpec(spec).setNumWorkers(workers).setBatchSize(64).setEpochs(4).setLearningRate(0.01)
+    .setExecutionMode(mode).setSeed(7)
+
+  private def accuracy(df: DataFrame): Double =
+    df.where(col("prediction") === col("label")).count().toDouble / df.count()
+
+  test("two barrier workers learn a hyperplane; the summary covers both workers") {
+    val model = estimator().fit(hyperplane(3000, 1))
+    val acc = accuracy(model.transform(hyperplane(1000, 2)))
+    assert(acc > 0.93, s"accuracy $acc")
+    val s = model.summary
+    assert(s.workers.map(_.rank) == Seq(0, 1))
+    assert(s.workers.map(_.records).sum == 3000, "every row is used once per epoch")
+    assert(s.lossHistory.last < s.lossHistory.head)
+    assert(s.workers.forall(w => w.deviceIdleFraction >= 0 && w.deviceIdleFraction <= 1))
+  }
+
+  test("the same two-worker fit twice, and simple vs efficient, give bitwise-identical weights") {
+    val data = hyperplane(1000, 3)
+    val a = estimator(mode = "efficient").fit(data)
+    val b = estimator(mode = "efficient").fit(data)
+    val c = estimator(mode = "simple").fit(data)
+    assert(a.getWeights.sameElements(b.getWeights))
+    assert(a.summary.lossHistory.sameElements(b.summary.lossHistory))
+    assert(a.getWeights.sameElements(c.getWeights), "simple and efficient on Spark")
+    val other = estimator().setSeed(8).fit(data)
+    assert(!a.getWeights.sameElements(other.getWeights), "a different seed changes the run (the test can fail)")
+  }
+
+  test("uneven and empty partitions: every row is used once per epoch, no hang") {
+    val df = hyperplane(301, 4, partitions = 7).repartition(5)
+    val model = estimator(workers = 2).setBatchSize(10).setEpochs(1).fit(df)
+    assert(model.summary.workers.map(_.records).sum == 301)
+    assert(model.summary.steps == model.summary.lossHistory.length)
+  }
+
+  test("arrays of floats work as features, and the prediction columns are added") {
+    val df = hyperplane(500, 5).rdd.map { r =>
+      Row(r.getAs[Vector](0).toArray.map(_.toFloat).toSeq, r.getDouble(1))
+    }
+    val schema = StructType(Seq(StructField("f", ArrayType(FloatType)), StructField("y", DoubleType)))
+    val data = spark.createDataFrame(df, schema)
+    val model = estimator().setFeaturesCol("f").setLabelCol("y").fit(data)
+    val out = model.transform(data)
+    assert(out.columns.toSeq == Seq("f", "y", "prediction", "probability"))
+    val p = out.select("probability").head().getAs[Vector](0)
+    assert(math.abs(p(0) + p(1) - 1.0) < 1e-5)
+  }
+
+  test("schema and parameter errors name the column or param, before any cluster work") {
+    val data = hyperplane(100, 6)
+    val missing = intercept[IllegalArgumentException](estimator().setFeaturesCol("nope").fit(data))
+    assert(missing.getMessage.contains("'nope' does not exist"), missing.getMessage)
+    val text = data.withColumn("label", col("label").cast("string"))
+    val wrongType = intercept[IllegalArgumentException](estimator().fit(text))
+    assert(wrongType.getMessage.contains("label column 'label' has type string") &&
+      wrongType.getMessage.contains("StringIndexer"), wrongType.getMessage)
+    val small = intercept[IllegalArgumentException](estimator(workers = 2).setBatchSize(1).fit(data))
+    assert(small.getMessage.contains("batchSize=1") && small.getMessage.contains("numWorkers=2"))
+    val slots = intercept[IllegalStateException](estimator(workers = 3).fit(data))
+    assert(slots.getMessage.contains("numWorkers=3") && slots.getMessage.contains("has 2 task slots"),
+      slots.getMessage)
+    val badParam = intercept[IllegalArgumentException](estimator().setExecutionMode("fast"))
+    assert(badParam.getMessage.contains("executionMode"), badParam.getMessage)
+    val empty = intercept[IllegalArgumentException](estimator().fit(data.limit(0)))
+    assert(empty.getMessage.contains("empty"), empty.getMessage)
+  }
+
+  test("bad rows fail the fit with the column, row and fix") {
+    val schema = StructType(Seq(StructField("features", org.apache.spark.ml.linalg.SQLDataTypes.VectorType),
+      StructField("label", DoubleType)))
+    def fitWith(bad: Row): Throwable = {
+      val rows = hyperplane(200, 7).collect().toSeq :+ bad
+      val df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), schema)
+      val e = intercept[SparkException](estimator().setEpochs(1).fit(df))
+      Iterator.iterate[Throwable](e)(_.getCause).takeWhile(_ != null)
+        .find(_.isInstanceOf[ai.bios.tf.BadInputException]).getOrElse(e)
+    }
+    val wrongSize = fitWith(Row(Vectors.dense(1, 2, 3), 0.0))
+    assert(wrongSize.getMessage.contains("column 'features'") && wrongSize.getMessage.contains("has 3 values, expected 6"),
+      wrongSize.getMessage)
+    val nullFeatures = fitWith(Row(null, 1.0))
+    assert(nullFeatures.getMessage.contains("column 'features'") && nullFeatures.getMessage.contains("null"))
+    val nan = fitWith(Row(Vectors.dense(1, 2, Double.NaN, 4, 5, 6), 1.0))
+    assert(nan.getMessage.contains("value 2 is NaN"), nan.getMessage)
+    val label = fitWith(Row(Vectors.dense(1, 2, 3, 4, 5, 6), 5.0))
+    assert(label.getMessage.contains("label 5.0") && label.getMessage.contains("[0, 1]"), label.getMessage)
+  }
+
+  test("estimator and model save and load round trips on the local file system") {
+    val dir = Files.createTempDirectory("bios-rw").toFile
+    try {
+      val est = estimator().setEpochs(2)
+      est.write.overwrite().save(new java.io.File(dir, "est").getPath)
+      val est2 = BiosEstimator.load(new java.io.File(dir, "est").getPath)
+      assert(est2.uid == est.uid && est2.getEpochs == 2 && est2.getModelSpec == spec)
+      val data = hyperplane(500, 8)
+      val model = est.fit(data)
+      model.write.overwrite().save(new java.io.File(dir, "model").getPath)
+      val loaded = BiosModel.load(new java.io.File(dir, "model").getPath)
+      assert(loaded.uid == model.uid)
+      assert(loaded.getWeights.sameElements(model.getWeights))
+      val p1 = model.transform(data).select("probability").collect().map(_.getAs[Vector](0))
+      val p2 = loaded.transform(data).select("probability").collect().map(_.getAs[Vector](0))
+      assert(p1.sameElements(p2))
+      assert(!loaded.hasSummary)
+    } finally {
+      org.apache.commons.io.FileUtils.deleteQuietly(dir)
+    }
+  }
+}
