@@ -99,7 +99,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       .build()
     val schema = df.schema
     val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
-      getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data")
+      getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs())
     val secret = new Array[Byte](32)
     new SecureRandom().nextBytes(secret)
     val timeout = Duration.ofSeconds(sc.getConf.getTimeAsSeconds("spark.bios.collectiveTimeout", "600s"))

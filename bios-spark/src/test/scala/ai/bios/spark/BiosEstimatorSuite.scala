@@ -79,6 +79,17 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     assert(math.abs(p(0) + p(1) - 1.0) < 1e-5)
   }
 
+  test("transform scores every row of partitions spanning several inference batches") {
+    val model = estimator().setEpochs(1).fit(hyperplane(500, 9))
+    val big = hyperplane(2500, 10, partitions = 1) // 1024-row batches: two full, one partial
+    val scored = model.transform(big).select("probability", "prediction").collect()
+    assert(scored.length == 2500)
+    assert(scored.forall { r =>
+      val p = r.getAs[Vector](0)
+      math.abs(p(0) + p(1) - 1) < 1e-5 && r.getDouble(1) == (if (p(1) > p(0)) 1.0 else 0.0)
+    })
+  }
+
   test("schema and parameter errors name the column or param, before any cluster work") {
     val data = hyperplane(100, 6)
     val missing = intercept[IllegalArgumentException](estimator().setFeaturesCol("nope").fit(data))

@@ -45,8 +45,9 @@ private[spark] object Inference {
         }
         if (buf.isEmpty) Optional.empty[RowBatch]()
         else {
-          dims(0) = buf.size
-          val t = TFloat32.tensorOf(Shape.of(dims: _*))
+          val shape = dims.clone()
+          shape(0) = buf.size
+          val t = TFloat32.tensorOf(Shape.of(shape: _*))
           t.asRawTensor().data().asFloats().write(scratch, 0, buf.size * spec.featureSize())
           Optional.of(new RowBatch(buf.toArray, t))
         }

@@ -1,6 +1,7 @@
 package ai.bios.spark.internal
 
 import ai.bios.tf.BadInputException
+import ai.bios.tf.model.Loss
 import org.apache.spark.ml.linalg.{SQLDataTypes, Vector}
 import org.apache.spark.sql.Row
 import org.apache.spark.sql.types._
@@ -11,7 +12,8 @@ import org.apache.spark.sql.types._
  */
 private[spark] final class RowDecoder(
     featuresCol: String, featuresIndex: Int, featureSize: Int,
-    labelCol: String, labelIndex: Int, labelWidth: Int, where: String) extends Serializable {
+    labelCol: String, labelIndex: Int, labelWidth: Int, where: String,
+    loss: Loss = Loss.MEAN_SQUARED_ERROR, outputs: Int = 1) extends Serializable {
 
   def features(row: Row, rowNumber: Long, out: Array[Float], at: Int): Unit = {
     if (row.isNullAt(featuresIndex)) {
@@ -66,9 +68,18 @@ private[spark] final class RowDecoder(
     }
   }
 
+  /** Checks labels here, before the workers meet, so bad data fails its own task, never a peer's. */
   private def checkLabel(v: Double, i: Int, rowNumber: Long): Float = {
     if (v.isNaN || v.isInfinite) {
       throw bad(labelCol, rowNumber, s"value $i is $v", "drop rows without a finite label")
+    }
+    loss match {
+      case Loss.SOFTMAX_CROSS_ENTROPY if v != Math.rint(v) || v < 0 || v >= outputs =>
+        throw bad(labelCol, rowNumber, s"is label $v, not a class index in [0, ${outputs - 1}]",
+          "index the labels (StringIndexer) or give the last dense layer as many units as there are classes")
+      case Loss.SIGMOID_CROSS_ENTROPY if v != 0.0 && v != 1.0 =>
+        throw bad(labelCol, rowNumber, s"value $i is $v", "sigmoid cross-entropy takes labels 0 or 1 (binarize the column)")
+      case _ =>
     }
     v.toFloat
   }

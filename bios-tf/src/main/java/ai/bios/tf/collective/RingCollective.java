@@ -393,7 +393,7 @@ public final class RingCollective implements Collective {
       int n = ch.read(buf);
       if (n < 0) {
         throw new BiosException("rank " + rank + ": rank " + peer + " closed the connection while rank " + rank
-            + " awaited " + what + " (the peer task probably failed)");
+            + " awaited " + what + " (the peer task probably failed: its own error names the cause)");
       }
       if (n == 0) {
         long left = deadline - System.nanoTime();
