@@ -8,7 +8,9 @@ import scala.jdk.CollectionConverters._
  * What one worker's training did and how busy it kept its device.
  *
  * @param rank the worker
- * @param gpu the GPU address it was pinned to, if any
+ * @param gpu the GPU address Spark assigned to its task, if any
+ * @param pinnedDevices the device list its TensorFlow session was configured to see
+ *     (`gpu_options.visible_device_list`; empty: CPU only)
  * @param records rows in its shard
  * @param samplesPerSecond samples per second across all workers, as this worker saw them
  * @param stageMillis per-step cost of each stage, milliseconds
@@ -19,6 +21,7 @@ import scala.jdk.CollectionConverters._
 case class WorkerSummary(
     rank: Int,
     gpu: Option[String],
+    pinnedDevices: String,
     records: Int,
     samplesPerSecond: Double,
     stageMillis: Map[String, Double],
@@ -48,8 +51,8 @@ case class TrainingSummary(
 }
 
 private[spark] object WorkerSummary {
-  def apply(rank: Int, gpu: Option[String], records: Int, r: TrainingReport): WorkerSummary =
-    WorkerSummary(rank, gpu, records, r.samplesPerSecond(),
+  def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, r: TrainingReport): WorkerSummary =
+    WorkerSummary(rank, gpu, pinned, records, r.samplesPerSecond(),
       Stage.values().map(s => s.name().toLowerCase -> r.stageMillis(s)).toMap,
       r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth())
 }

@@ -63,6 +63,8 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     val df = hyperplane(301, 4, partitions = 7).repartition(5)
     val model = estimator(workers = 2).setBatchSize(10).setEpochs(1).fit(df)
     assert(model.summary.workers.map(_.records).sum == 301)
+    assert(math.abs(model.summary.workers(0).records - model.summary.workers(1).records) <= 5,
+      "shards differ by at most one row per input partition")
     assert(model.summary.steps == model.summary.lossHistory.length)
   }
 

@@ -42,7 +42,7 @@ private[spark] object BarrierTraining extends Logging {
 
   /**
    * Shards the rows deterministically into `workers` partitions: each row is keyed by (input
-   * partition, position), hashed to a worker, and every worker's rows are sorted by key, so the
+   * partition, position), dealt to a worker, and every worker's rows are sorted by key, so the
    * same input gives every worker the same rows in the same order on every attempt.
    */
   def shard(df: DataFrame, workers: Int): RDD[Row] = {
@@ -95,7 +95,8 @@ private[spark] object BarrierTraining extends Logging {
             .threadPrefix(s"bios-rank$rank")
             .run()
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
-            WorkerSummary(rank, gpu, cache.size, report), System.nanoTime() - t0)
+            WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
+              cache.size, report), System.nanoTime() - t0)
         } finally {
           model.close()
         }
@@ -107,13 +108,15 @@ private[spark] object BarrierTraining extends Logging {
     }
   }
 
-  /** Spreads (partition, position) keys over the workers with a fixed mix. */
-  private final class ShardPartitioner(workers: Int) extends Partitioner {
+  /**
+   * Deals the rows of every input partition round-robin over the workers, starting at a different
+   * worker per partition: shards differ by at most one row per input partition.
+   */
+  private[internal] final class ShardPartitioner(workers: Int) extends Partitioner {
     override def numPartitions: Int = workers
     override def getPartition(key: Any): Int = {
-      var h = key.asInstanceOf[Long] * 0x9E3779B97F4A7C15L
-      h ^= h >>> 31
-      Math.floorMod(h, workers.toLong).toInt
+      val k = key.asInstanceOf[Long]
+      Math.floorMod((k >>> 32) + (k & 0xFFFFFFFFL), workers.toLong).toInt
     }
     override def equals(other: Any): Boolean = other match {
       case s: ShardPartitioner => s.numPartitions == workers

@@ -45,6 +45,7 @@ import org.tensorflow.types.TInt32;
 public final class TrainableModel implements AutoCloseable {
   private final ModelSpec spec;
   private final OptimizerSpec optimizer;
+  private final ComputeOptions compute;
   private final Graph graph;
   private final Session session;
 
@@ -66,6 +67,7 @@ public final class TrainableModel implements AutoCloseable {
   public TrainableModel(ModelSpec spec, OptimizerSpec optimizer, ComputeOptions compute) {
     this.spec = spec;
     this.optimizer = optimizer;
+    this.compute = compute;
     this.graph = new Graph();
     Session s = null;
     try {
@@ -127,6 +129,11 @@ public final class TrainableModel implements AutoCloseable {
 
   public OptimizerSpec optimizer() {
     return optimizer;
+  }
+
+  /** Where the session runs: the device and thread pools its config was built from. */
+  public ComputeOptions compute() {
+    return compute;
   }
 
   /** Number of trainable parameters: the length of the gradient and weight buffers. */
