@@ -3,7 +3,7 @@ package ai.bios.spark.internal
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.RingCollective
-import ai.bios.tf.exec.{DataPlan, StepLoop, TrainingConfig}
+import ai.bios.tf.exec.{DataPlan, StepListener, StepLoop, TrainingConfig}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
@@ -82,6 +82,8 @@ private[spark] object BarrierTraining extends Logging {
       if (steps == 0) {
         throw new BiosException("every training partition is empty; the DataFrame has no rows")
       }
+      val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L))
+        .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
       val ring = RingCollective.connect(listener, rank, peers.asJava, job.secret, job.collectiveTimeout,
         job.chunkFloats)
@@ -93,6 +95,7 @@ private[spark] object BarrierTraining extends Logging {
             .collective(ring)
             .stepsPerEpoch(steps)
             .threadPrefix(s"bios-rank$rank")
+            .listener(if (rank == 0) progress else StepListener.NONE)
             .run()
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,

@@ -136,6 +136,8 @@ public final class StepLoop {
     long samples = 0;
     long t0 = System.nanoTime();
     long inputWait = 0;
+    long waitedSoFar = 0;
+    long busySoFar = 0;
     int depth = 0;
     try (BatchAssembler assembler = new BatchAssembler(model.spec(), plan.localBatch());
         Input input = efficient
@@ -151,9 +153,11 @@ public final class StepLoop {
         StepResult result = executor.run(batch);
         losses[(int) step] = result.loss();
         samples += result.samples();
+        waitedSoFar += Math.max(0, timeline.duration(step, Stage.INPUT_WAIT));
+        busySoFar += timeline.duration(step, Stage.COMPUTE) + timeline.duration(step, Stage.APPLY);
         long now = System.nanoTime();
         reporter.report(new StepMetrics(step, plan.epochOf(step), total, result.loss(), result.samples(),
-            now - t0, samples));
+            now - t0, samples, waitedSoFar, busySoFar));
         long snapshotNanos = 0;
         if (checkpointer != null && config.checkpointInterval() > 0
             && ((step + 1) % config.checkpointInterval() == 0 || step + 1 == total)) {

@@ -1,0 +1,41 @@
+package ai.bios.spark
+
+import ai.bios.spark.internal.DriverProgress
+import ai.bios.tf.model.{Activation, ModelSpec}
+import org.apache.spark.ml.linalg.{SQLDataTypes, Vectors}
+import org.apache.spark.sql.Row
+import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
+import org.scalatest.funsuite.AnyFunSuite
+
+/** With `spark.plugins=ai.bios.spark.BiosPlugin` the driver hears the executors and the training. */
+class BiosPluginSuite extends AnyFunSuite with LocalSpark {
+  override protected def extraConf: Map[String, String] = Map(
+    "spark.plugins" -> "ai.bios.spark.BiosPlugin",
+    "spark.bios.progressInterval" -> "200ms")
+
+  test("executors report their TensorFlow at start, and rank 0's progress reaches the driver") {
+    assert(!DriverProgress.executors.isEmpty, "the executor plugin loaded TensorFlow when the executor started")
+    assert(DriverProgress.executors.values().iterator().next() == org.tensorflow.TensorFlow.version())
+    val rnd = new scala.util.Random(2)
+    val rows = (0 until 600).map { _ =>
+      val x = Array.fill(3)(rnd.nextGaussian())
+      Row(Vectors.dense(x), if (x.sum > 0) 1.0 else 0.0)
+    }
+    val schema = StructType(Seq(StructField("features", SQLDataTypes.VectorType), StructField("label", DoubleType)))
+    val df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), schema)
+    val spec = ModelSpec.builder(3).dense(4, Activation.TANH).dense(2, Activation.NONE).build()
+    DriverProgress.latest.set(null)
+    val model = new BiosEstimator().setModelSpec(spec).setNumWorkers(2).setBatchSize(20).setEpochs(2).fit(df)
+    // PluginContext.send is asynchronous: the fit returns after the tasks sent their last message,
+    // and the driver endpoint handles it in order; wait for that delivery (bounded).
+    val deadline = System.nanoTime() + 30L * 1000 * 1000 * 1000
+    while ((DriverProgress.latest.get() == null || DriverProgress.latest.get().step < 60) && System.nanoTime() < deadline) {
+      Thread.onSpinWait()
+    }
+    val p = DriverProgress.latest.get()
+    assert(p != null, "no progress reached the driver")
+    assert(p.step == 60 && p.totalSteps == 60, p)
+    assert(p.loss == model.summary.finalLoss)
+    assert(p.inputWaitFraction >= 0 && p.deviceIdleFraction >= 0 && p.deviceIdleFraction <= 1)
+  }
+}
