@@ -68,6 +68,7 @@ public final class RingCollective implements Collective {
   private final ByteBuffer recvBuf;
   private final ByteBuffer sendBuf;
   private final FloatBuffer recvFloats; // full-capacity views, made once
+  private final float[] scratch;
   private final FloatBuffer sendFloats;
   private final ByteBuffer header = ByteBuffer.allocateDirect(HEADER).order(ByteOrder.BIG_ENDIAN);
   private final ByteBuffer sendHeader = ByteBuffer.allocateDirect(HEADER).order(ByteOrder.BIG_ENDIAN);
@@ -97,6 +98,7 @@ public final class RingCollective implements Collective {
     this.recvBuf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
     this.sendBuf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
     this.recvFloats = recvBuf.asFloatBuffer();
+    this.scratch = new float[bytes / 4];
     this.sendFloats = sendBuf.asFloatBuffer();
     if (size > 1) {
       toNext.configureBlocking(false);
@@ -571,8 +573,10 @@ public final class RingCollective implements Collective {
           int at = j.chunkStart(s, c);
           float[] d = j.data;
           if (reduce) {
+            // Bulk-copy out of the socket buffer, then a plain array loop the JIT vectorises.
+            floats.get(0, scratch, 0, len);
             for (int i = 0; i < len; i++) {
-              d[at + i] += floats.get(i);
+              d[at + i] += scratch[i];
             }
           } else {
             floats.get(0, d, at, len);

@@ -1,0 +1,215 @@
+package ai.bios.examples;
+
+import ai.bios.tf.collective.RingCollective;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * The all-reduce against the physical limit of its traffic pattern, over loopback: for each buffer
+ * size and worker count, (a) a raw ring exchange, each peer streaming to its successor exactly the
+ * bytes a ring all-reduce moves (2(N-1)/N of the buffer) with no protocol and no reduction, and (b)
+ * Bios's RingCollective all-reduce. Reports bus bandwidth as nccl-tests defines it
+ * (algbw x 2(N-1)/N) and, as the last line, JSON. Workers are threads of this JVM, each with its
+ * own sockets, so every byte crosses the loopback TCP stack.
+ *
+ * <pre>examples/bin/run-example AllReduceBench [--iterations N]</pre>
+ */
+public final class AllReduceBench {
+  private AllReduceBench() {}
+
+  private static final byte[] SECRET = "allreduce-bench-secret-0123456789".getBytes();
+
+  public static void main(String[] args) throws Exception {
+    Args a = new Args(args);
+    int iterations = Integer.parseInt(a.get("iterations", "5"));
+    a.requireConsumed();
+    int[] sizesMb = {1, 16, 128};
+    int[] workerCounts = {2, 4};
+    StringBuilder json = new StringBuilder();
+    double ratio16 = Double.NaN;
+    for (int n : workerCounts) {
+      for (int mb : sizesMb) {
+        long bytes = (long) mb << 20;
+        double raw = median(measure(iterations, () -> rawRing(n, bytes)));
+        double bios = median(measure(iterations, () -> biosRing(n, (int) (bytes / 4))));
+        double factor = 2.0 * (n - 1) / n;
+        double rawBus = bytes / raw * factor / 1e9;
+        double biosBus = bytes / bios * factor / 1e9;
+        System.out.printf(Locale.ROOT, "%d workers %4d MB: raw ring %.3f GB/s busbw (%.1f ms), bios %.3f GB/s busbw (%.1f ms), ratio %.3f%n",
+            n, mb, rawBus, raw * 1e3, biosBus, bios * 1e3, biosBus / rawBus);
+        if (n == 2 && mb == 16) {
+          ratio16 = biosBus / rawBus;
+        }
+        json.append(json.length() == 0 ? "" : ",").append(String.format(Locale.ROOT,
+            "{\"workers\":%d,\"mb\":%d,\"raw_busbw_gbps\":%.4f,\"bios_busbw_gbps\":%.4f,\"ratio\":%.4f}",
+            n, mb, rawBus, biosBus, biosBus / rawBus));
+      }
+    }
+    double single = (128L << 20) / median(measure(iterations, () -> singleStream(128L << 20))) / 1e9;
+    System.out.printf(Locale.ROOT, "single-stream raw TCP: %.3f GB/s%n", single);
+    System.out.printf(Locale.ROOT,
+        "{\"busbw_ratio\":%.4f,\"single_stream_gbps\":%.4f,\"encryption\":\"not implemented\",\"cores\":%d,\"results\":[%s]}%n",
+        ratio16, single, Runtime.getRuntime().availableProcessors(), json);
+  }
+
+  private interface Timed {
+    double seconds() throws Exception;
+  }
+
+  private static double[] measure(int iterations, Timed t) throws Exception {
+    t.seconds(); // warm-up
+    double[] s = new double[iterations];
+    for (int i = 0; i < iterations; i++) {
+      s[i] = t.seconds();
+    }
+    return s;
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s[s.length / 2];
+  }
+
+  /** Each peer sends 2(N-1)/N of the buffer to its successor while receiving as much from its predecessor. */
+  private static double rawRing(int n, long bytes) throws Exception {
+    long perPeer = (long) (bytes * 2.0 * (n - 1) / n);
+    List<ServerSocketChannel> servers = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      servers.add(ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(2 * n);
+    try {
+      List<SocketChannel> out = new ArrayList<>();
+      List<SocketChannel> in = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        out.add(SocketChannel.open(servers.get((i + 1) % n).getLocalAddress()));
+      }
+      for (int i = 0; i < n; i++) {
+        in.add(servers.get(i).accept());
+      }
+      long t0 = System.nanoTime();
+      List<Future<?>> fs = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        SocketChannel o = out.get(i);
+        SocketChannel r = in.get(i);
+        fs.add(pool.submit((Callable<Void>) () -> {
+          stream(o, perPeer);
+          return null;
+        }));
+        fs.add(pool.submit((Callable<Void>) () -> {
+          drain(r, perPeer);
+          return null;
+        }));
+      }
+      for (Future<?> f : fs) {
+        f.get();
+      }
+      double s = (System.nanoTime() - t0) / 1e9;
+      for (int i = 0; i < n; i++) {
+        out.get(i).close();
+        in.get(i).close();
+      }
+      return s;
+    } finally {
+      pool.shutdownNow();
+      for (ServerSocketChannel s : servers) {
+        s.close();
+      }
+    }
+  }
+
+  private static double biosRing(int n, int floats) throws Exception {
+    List<RingCollective.Listener> listeners = new ArrayList<>();
+    List<InetSocketAddress> peers = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      listeners.add(RingCollective.listen("127.0.0.1"));
+      peers.add(listeners.get(i).address());
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(n);
+    try {
+      List<Future<RingCollective>> joined = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        final int rank = i;
+        joined.add(pool.submit(() -> RingCollective.connect(listeners.get(rank), rank, peers, SECRET,
+            Duration.ofSeconds(60), RingCollective.DEFAULT_CHUNK_FLOATS)));
+      }
+      List<RingCollective> rings = new ArrayList<>();
+      for (Future<RingCollective> f : joined) {
+        rings.add(f.get());
+      }
+      float[][] data = new float[n][floats];
+      long t0 = System.nanoTime();
+      List<Future<?>> fs = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        final int rank = i;
+        fs.add(pool.submit(() -> rings.get(rank).allReduce(data[rank], 0, floats)));
+      }
+      for (Future<?> f : fs) {
+        f.get();
+      }
+      double s = (System.nanoTime() - t0) / 1e9;
+      rings.forEach(RingCollective::close);
+      return s;
+    } finally {
+      pool.shutdownNow();
+      listeners.forEach(RingCollective.Listener::close);
+    }
+  }
+
+  private static double singleStream(long bytes) throws Exception {
+    try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        SocketChannel out = SocketChannel.open(server.getLocalAddress());
+        SocketChannel in = server.accept()) {
+      ExecutorService pool = Executors.newSingleThreadExecutor();
+      try {
+        long t0 = System.nanoTime();
+        Future<?> r = pool.submit((Callable<Void>) () -> {
+          drain(in, bytes);
+          return null;
+        });
+        stream(out, bytes);
+        r.get();
+        return (System.nanoTime() - t0) / 1e9;
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  private static void stream(SocketChannel ch, long bytes) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocateDirect(256 << 10);
+    long left = bytes;
+    while (left > 0) {
+      buf.clear().limit((int) Math.min(buf.capacity(), left));
+      while (buf.hasRemaining()) {
+        left -= ch.write(buf);
+      }
+    }
+  }
+
+  private static void drain(SocketChannel ch, long bytes) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocateDirect(256 << 10);
+    long left = bytes;
+    while (left > 0) {
+      buf.clear().limit((int) Math.min(buf.capacity(), left));
+      int n = ch.read(buf);
+      if (n < 0) {
+        throw new IOException("peer closed with " + left + " bytes to go");
+      }
+      left -= n;
+    }
+  }
+}
