@@ -17,6 +17,8 @@ import scala.jdk.CollectionConverters._
  * @param deviceIdleFraction share of wall time its device ran no compute or apply
  * @param inputWaitFraction share of wall time its loop waited for input
  * @param prefetchDepth queue depth used
+ * @param stepMedianMillis median time of one iteration of its training loop
+ * @param ceiling sum of its stage costs over the longest (the most overlap can win)
  */
 case class WorkerSummary(
     rank: Int,
@@ -27,7 +29,9 @@ case class WorkerSummary(
     stageMillis: Map[String, Double],
     deviceIdleFraction: Double,
     inputWaitFraction: Double,
-    prefetchDepth: Int)
+    prefetchDepth: Int,
+    stepMedianMillis: Double,
+    ceiling: Double)
 
 /**
  * The result of one fit: the loss history (global mean loss of every step, the same on every
@@ -54,5 +58,5 @@ private[spark] object WorkerSummary {
   def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, r: TrainingReport): WorkerSummary =
     WorkerSummary(rank, gpu, pinned, records, r.samplesPerSecond(),
       Stage.values().map(s => s.name().toLowerCase -> r.stageMillis(s)).toMap,
-      r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth())
+      r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth(), r.stepMedianNanos() / 1e6, r.ceiling())
 }
