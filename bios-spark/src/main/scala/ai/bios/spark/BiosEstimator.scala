@@ -1,6 +1,6 @@
 package ai.bios.spark
 
-import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, RowDecoder}
+import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FaultInjection, HadoopCheckpointStore, RowDecoder}
 import ai.bios.tf.exec.{PrefetchDepth, TrainingConfig}
 import ai.bios.tf.model.ModelSpec
 import org.apache.spark.internal.Logging
@@ -78,9 +78,9 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       throw new IllegalArgumentException(s"batchSize=$getBatchSize is smaller than numWorkers=$getNumWorkers: " +
         "every worker needs at least one record per step; raise batchSize or lower numWorkers")
     }
-    if (getCheckpointDir.nonEmpty || getCheckpointInterval > 0) {
-      throw new UnsupportedOperationException("checkpointDir/checkpointInterval on Spark are not implemented " +
-        "yet (Hadoop FS checkpoints and resume on stage retry are the next step); leave them unset")
+    if (getCheckpointInterval > 0 && getCheckpointDir.isEmpty) {
+      throw new IllegalArgumentException(s"checkpointInterval=$getCheckpointInterval needs a checkpointDir; " +
+        "set checkpointDir to a directory on a shared file system (hdfs://, s3a://, ...)")
     }
     spec
   }
@@ -96,6 +96,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val config = TrainingConfig.builder()
       .mode(mode).prefetchDepth(PrefetchDepth.parse(getPrefetchDepth))
       .batchSize(getBatchSize).epochs(getEpochs).seed(getSeed)
+      .checkpointInterval(getCheckpointInterval)
       .build()
     val schema = df.schema
     val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
@@ -103,8 +104,13 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val secret = new Array[Byte](32)
     new SecureRandom().nextBytes(secret)
     val timeout = Duration.ofSeconds(sc.getConf.getTimeAsSeconds("spark.bios.collectiveTimeout", "600s"))
+    val checkpoints = Option(getCheckpointDir).filter(_.nonEmpty).map { dir =>
+      val store = HadoopCheckpointStore(dir, sc.getConf.getInt("spark.bios.keepCheckpoints", 3), sc.hadoopConfiguration)
+      store.steps() // fail now, on the driver, if the directory cannot be reached
+      store
+    }
     val job = BarrierTraining.Job(spec.toJson, optimizerSpec, config, decoder, spec.featureSize(),
-      spec.labelWidth(), secret, timeout, 64 * 1024)
+      spec.labelWidth(), secret, timeout, 64 * 1024, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)))
     if (!sc.getConf.get("spark.plugins", "").contains("ai.bios.spark.BiosPlugin")) {
       logInfo("Training without live progress on the driver: add spark.plugins=ai.bios.spark.BiosPlugin")
     }

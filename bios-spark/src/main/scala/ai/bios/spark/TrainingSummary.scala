@@ -19,6 +19,7 @@ import scala.jdk.CollectionConverters._
  * @param prefetchDepth queue depth used
  * @param stepMedianMillis median time of one iteration of its training loop
  * @param ceiling sum of its stage costs over the longest (the most overlap can win)
+ * @param resumedFrom the step it started at: 0, or the checkpoint it resumed from
  */
 case class WorkerSummary(
     rank: Int,
@@ -31,7 +32,8 @@ case class WorkerSummary(
     inputWaitFraction: Double,
     prefetchDepth: Int,
     stepMedianMillis: Double,
-    ceiling: Double)
+    ceiling: Double,
+    resumedFrom: Long)
 
 /**
  * The result of one fit: the loss history (global mean loss of every step, the same on every
@@ -58,5 +60,5 @@ private[spark] object WorkerSummary {
   def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, r: TrainingReport): WorkerSummary =
     WorkerSummary(rank, gpu, pinned, records, r.samplesPerSecond(),
       Stage.values().map(s => s.name().toLowerCase -> r.stageMillis(s)).toMap,
-      r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth(), r.stepMedianNanos() / 1e6, r.ceiling())
+      r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth(), r.stepMedianNanos() / 1e6, r.ceiling(), r.firstStep())
 }

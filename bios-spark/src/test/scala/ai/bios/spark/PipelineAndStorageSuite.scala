@@ -13,7 +13,7 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import java.nio.file.Files
 
-/** Bios inside MLlib's tuning, and models saved to and loaded from HDFS. */
+/** Bios inside MLlib's tuning, and models and checkpoints on HDFS. */
 class PipelineAndStorageSuite extends AnyFunSuite with LocalSpark {
 
   private def data(n: Int, seed: Long): DataFrame = {
@@ -53,7 +53,11 @@ class PipelineAndStorageSuite extends AnyFunSuite with LocalSpark {
       val uri = cluster.getURI.toString
       val train = data(400, 2)
       val model = pipeline(new BiosEstimator().setModelSpec(spec).setNumWorkers(2).setBatchSize(32)
-        .setLearningRate(0.02)).fit(train)
+        .setLearningRate(0.02).setCheckpointDir(s"$uri/checkpoints").setCheckpointInterval(5)).fit(train)
+      val checkpoints = cluster.getFileSystem.listStatus(new org.apache.hadoop.fs.Path("/checkpoints"))
+        .map(_.getPath.getName).sorted.toSeq
+      assert(checkpoints == Seq("ckpt-000000000005.bios", "ckpt-000000000010.bios", "ckpt-000000000013.bios"),
+        "checkpoints on HDFS, the newest 3 kept, no temporary files left")
       val path = s"$uri/models/bios-pipeline"
       model.write.overwrite().save(path)
       assert(cluster.getFileSystem.exists(new org.apache.hadoop.fs.Path("/models/bios-pipeline")))

@@ -32,7 +32,9 @@ private[spark] object BarrierTraining extends Logging {
       labelWidth: Int,
       secret: Array[Byte],
       collectiveTimeout: Duration,
-      chunkFloats: Int) {
+      chunkFloats: Int,
+      checkpoints: Option[HadoopCheckpointStore],
+      faultAt: Option[(Int, Long)]) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }
 
@@ -72,9 +74,14 @@ private[spark] object BarrierTraining extends Logging {
     val listener = RingCollective.listen(host)
     try {
       val me = listener.address()
-      // The one rendezvous: every worker's ring address and shard size.
-      val gathered = ctx.allGather(s"${me.getHostString} ${me.getPort} ${cache.size}")
+      // Rank 0 picks the checkpoint to resume from (after a stage retry, or a rerun with the same
+      // checkpointDir), so every worker resumes from the same one even if a newer one appears.
+      val resumeStep = if (rank == 0) job.checkpoints.flatMap(s => Option(s.latest().orElse(null)))
+        .map(_.nextStep()).getOrElse(0L) else 0L
+      // The one rendezvous: every worker's ring address and shard size, and rank 0's resume step.
+      val gathered = ctx.allGather(s"${me.getHostString} ${me.getPort} ${cache.size} $resumeStep")
       val parsed = gathered.map(_.split(" "))
+      val resumeFrom = parsed(0)(3).toLong
       val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
       val sizes = parsed.map(_(2).toInt)
       val steps = sizes.indices.map(r =>
@@ -91,12 +98,14 @@ private[spark] object BarrierTraining extends Logging {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
         try {
           val t0 = System.nanoTime()
-          val report = new StepLoop(model, cache, job.config)
+          val loop = new StepLoop(model, cache, job.config)
             .collective(ring)
             .stepsPerEpoch(steps)
             .threadPrefix(s"bios-rank$rank")
-            .listener(if (rank == 0) progress else StepListener.NONE)
-            .run()
+            .listener(FaultInjection.wrap(job.faultAt, rank, ctx.stageAttemptNumber(),
+              if (rank == 0) progress else StepListener.NONE))
+          job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
+          val report = loop.run()
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
               cache.size, report), System.nanoTime() - t0)

@@ -22,6 +22,9 @@ public interface CheckpointStore {
    */
   Optional<Checkpoint> latest() throws IOException;
 
+  /** The checkpoint whose next step is {@code step}, if it exists; fails if it does not verify. */
+  Optional<Checkpoint> read(long step) throws IOException;
+
   /** A human-readable location, for messages. */
   String location();
 }

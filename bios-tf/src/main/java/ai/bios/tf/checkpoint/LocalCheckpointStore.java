@@ -101,6 +101,17 @@ public final class LocalCheckpointStore implements CheckpointStore {
   }
 
   @Override
+  public Optional<Checkpoint> read(long step) throws IOException {
+    Path p = pathFor(step);
+    if (!Files.exists(p)) {
+      return Optional.empty();
+    }
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(p), 1 << 16)) {
+      return Optional.of(Checkpoint.readFrom(in, p.toString()));
+    }
+  }
+
+  @Override
   public Optional<Checkpoint> latest() throws IOException {
     List<Long> steps = steps();
     IOException failures = null;

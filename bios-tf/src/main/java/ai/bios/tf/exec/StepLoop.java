@@ -44,6 +44,8 @@ public final class StepLoop {
   private final TrainingConfig config;
   private Collective collective = new LocalCollective();
   private CheckpointStore store;
+  private boolean writeCheckpoints = true;
+  private long resumeFrom = -1;
   private StepListener listener = StepListener.NONE;
   private int stepsPerEpoch = -1;
   private String threadPrefix = "bios";
@@ -64,6 +66,27 @@ public final class StepLoop {
   /** Writes checkpoints to, and resumes from, {@code s}. */
   public StepLoop checkpoints(CheckpointStore s) {
     this.store = s;
+    return this;
+  }
+
+  /**
+   * Whether this worker writes checkpoints (default true). Workers of one run hold identical
+   * state, so in a distributed run one worker writes and all read.
+   */
+  public StepLoop writeCheckpoints(boolean write) {
+    this.writeCheckpoints = write;
+    return this;
+  }
+
+  /**
+   * Resume from the checkpoint of exactly this step (0: start afresh), instead of the newest one.
+   * Distributed workers agree on the step first, so they all resume from the same state.
+   */
+  public StepLoop resumeFrom(long step) {
+    if (step < 0) {
+      throw new IllegalArgumentException("resumeFrom must be >= 0, was " + step);
+    }
+    this.resumeFrom = step;
     return this;
   }
 
@@ -145,7 +168,7 @@ public final class StepLoop {
                 assembler.batchBytes(), timeline)
             : new DirectInput(new BatchProducer(source, assembler, plan, timeline, first, total));
         Reporter reporter = efficient ? new AsyncReporter(timeline) : new InlineReporter(timeline);
-        Checkpointer checkpointer = store == null ? null
+        Checkpointer checkpointer = store == null || !writeCheckpoints ? null
             : efficient ? new BackgroundCheckpointer(timeline, reporter) : new InlineCheckpointer(timeline, reporter)) {
       for (long step = first; step < total; step++) {
         long begin = System.nanoTime();
@@ -198,14 +221,17 @@ public final class StepLoop {
   }
 
   private long resume(double[] losses) {
-    if (store == null) {
+    if (store == null || resumeFrom == 0) {
       return 0;
     }
     Optional<Checkpoint> latest;
     try {
-      latest = store.latest();
+      latest = resumeFrom > 0 ? store.read(resumeFrom) : store.latest();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read checkpoints in " + store.location(), e);
+    }
+    if (latest.isEmpty() && resumeFrom > 0) {
+      throw new BiosException("checkpoint for step " + resumeFrom + " is missing from " + store.location());
     }
     if (latest.isEmpty()) {
       return 0;

@@ -1,0 +1,79 @@
+package ai.bios.spark
+
+import ai.bios.spark.internal.FaultInjection
+import ai.bios.tf.model.{Activation, ModelSpec}
+import org.apache.spark.ml.linalg.{SQLDataTypes, Vectors}
+import org.apache.spark.sql.{DataFrame, Row}
+import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
+import org.scalatest.funsuite.AnyFunSuite
+
+import java.nio.file.Files
+
+/**
+ * A task that fails mid-training: Spark retries the barrier stage, every worker resumes from the
+ * newest checkpoint, and the final weights are bitwise those of a run that never failed.
+ */
+class StageRetrySuite extends AnyFunSuite with LocalSpark {
+  private val spec = ModelSpec.builder(5).dense(8, Activation.TANH).dense(2, Activation.NONE).seed(4).build()
+  private lazy val scratch = Files.createTempDirectory("bios-retry").toFile
+
+  override protected def beforeAll(): Unit = {
+    System.setProperty("spark.testing", "true") // enables the test-only fault hook
+    super.beforeAll()
+  }
+
+  override protected def afterAll(): Unit = {
+    try super.afterAll()
+    finally {
+      System.clearProperty("spark.testing")
+      org.apache.commons.io.FileUtils.deleteQuietly(scratch)
+    }
+  }
+
+  private def data: DataFrame = {
+    val rnd = new scala.util.Random(9)
+    val rows = (0 until 640).map { _ =>
+      val x = Array.fill(5)(rnd.nextGaussian())
+      Row(Vectors.dense(x), if (x(0) - x(1) + 0.3 * x(2) > 0) 1.0 else 0.0)
+    }
+    val schema = StructType(Seq(StructField("features", SQLDataTypes.VectorType), StructField("label", DoubleType)))
+    spark.createDataFrame(spark.sparkContext.parallelize(rows, 4), schema)
+  }
+
+  private def fit(mode: String, dir: String, failAt: Option[String]): BiosModel = {
+    failAt.foreach(f => spark.sparkContext.setLocalProperty(FaultInjection.Key, f))
+    try {
+      new BiosEstimator().setModelSpec(spec).setNumWorkers(2).setBatchSize(32).setEpochs(2)
+        .setLearningRate(0.01).setExecutionMode(mode).setSeed(1)
+        .setCheckpointDir(dir).setCheckpointInterval(5).fit(data)
+    } finally spark.sparkContext.setLocalProperty(FaultInjection.Key, null)
+  }
+
+  for (mode <- Seq("simple", "efficient")) {
+    test(s"$mode: a task failing at step 12 is retried from the step-10 checkpoint and ends bitwise equal") {
+      val clean = fit(mode, new java.io.File(scratch, s"clean-$mode").toURI.toString, None)
+      assert(clean.summary.workers.forall(_.resumedFrom == 0))
+      val faulted = fit(mode, new java.io.File(scratch, s"faulted-$mode").toURI.toString, Some("1:12"))
+      assert(faulted.summary.workers.forall(_.resumedFrom == 10),
+        s"the retried stage resumed at ${faulted.summary.workers.map(_.resumedFrom)}")
+      assert(faulted.getWeights.sameElements(clean.getWeights), "final weights equal the uninterrupted run's")
+      assert(faulted.summary.lossHistory.sameElements(clean.summary.lossHistory))
+    }
+  }
+
+  test("a rerun with the same checkpointDir continues where the previous fit stopped") {
+    val dir = new java.io.File(scratch, "rerun").toURI.toString
+    val first = fit("efficient", dir, None)
+    val again = fit("efficient", dir, None)
+    assert(again.summary.workers.forall(_.resumedFrom == first.summary.steps), "nothing left to train")
+    assert(again.getWeights.sameElements(first.getWeights))
+  }
+
+  test("the fault hook is ignored outside Spark's tests") {
+    System.clearProperty("spark.testing")
+    try {
+      assert(!sys.env.contains("SPARK_TESTING"), "precondition: this JVM is not marked as a Spark test by its environment")
+      assert(FaultInjection.fromConf(spark.sparkContext.getConf, "1:3").isEmpty)
+    } finally System.setProperty("spark.testing", "true")
+  }
+}
