@@ -52,6 +52,9 @@ public final class RingCollective implements Collective {
   private static final int HEADER = 12;
   private static final byte ACCEPTED = 0x5A;
 
+  /** Socket buffers large enough that a chunk rarely waits for buffer space. */
+  private static final int SOCKET_BUFFER = 4 << 20;
+
   /** Default chunk: 256 KiB of floats. */
   public static final int DEFAULT_CHUNK_FLOATS = 64 * 1024;
 
@@ -152,6 +155,7 @@ public final class RingCollective implements Collective {
     try {
       ServerSocketChannel server = ServerSocketChannel.open();
       try {
+        server.setOption(java.net.StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER);
         server.bind(new InetSocketAddress(host, 0), 4);
         return new Listener(server);
       } catch (IOException e) {
@@ -231,6 +235,7 @@ public final class RingCollective implements Collective {
     SocketChannel ch = SocketChannel.open();
     try {
       ch.socket().setTcpNoDelay(true);
+      ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER);
       ch.configureBlocking(false);
       ch.connect(address);
       try (Selector sel = Selector.open()) {
