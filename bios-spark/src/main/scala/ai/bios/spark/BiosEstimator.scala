@@ -110,7 +110,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       store
     }
     val job = BarrierTraining.Job(spec.toJson, optimizerSpec, config, decoder, spec.featureSize(),
-      spec.labelWidth(), secret, timeout, 64 * 1024, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)))
+      spec.labelWidth(), secret, timeout, 64 * 1024, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)),
+      encrypt = sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false))
     if (!sc.getConf.get("spark.plugins", "").contains("ai.bios.spark.BiosPlugin")) {
       logInfo("Training without live progress on the driver: add spark.plugins=ai.bios.spark.BiosPlugin")
     }

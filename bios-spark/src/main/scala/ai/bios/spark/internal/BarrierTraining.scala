@@ -34,7 +34,8 @@ private[spark] object BarrierTraining extends Logging {
       collectiveTimeout: Duration,
       chunkFloats: Int,
       checkpoints: Option[HadoopCheckpointStore],
-      faultAt: Option[(Int, Long)]) {
+      faultAt: Option[(Int, Long)],
+      encrypt: Boolean) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }
 
@@ -93,7 +94,7 @@ private[spark] object BarrierTraining extends Logging {
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
       val ring = RingCollective.connect(listener, rank, peers.asJava, job.secret, job.collectiveTimeout,
-        job.chunkFloats)
+        job.chunkFloats, job.encrypt)
       try {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
         try {

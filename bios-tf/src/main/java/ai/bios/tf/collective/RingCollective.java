@@ -70,6 +70,8 @@ public final class RingCollective implements Collective {
   private final Selector writeSelector;
   private final ByteBuffer recvBuf;
   private final ByteBuffer sendBuf;
+  private final Seal sendSeal; // AES-GCM per direction when encrypting, else null
+  private final Seal recvSeal;
   private final FloatBuffer recvFloats; // full-capacity views, made once
   private final float[] scratch;
   private final FloatBuffer sendFloats;
@@ -88,7 +90,7 @@ public final class RingCollective implements Collective {
   private int sequence; // frame sequence, caller thread only (the sender has its own copy per job)
 
   private RingCollective(int rank, int size, SocketChannel toNext, SocketChannel fromPrev,
-      Duration timeout, int chunkFloats) throws IOException {
+      Duration timeout, int chunkFloats, byte[] sendKey, byte[] recvKey) throws IOException {
     this.rank = rank;
     this.size = size;
     this.prevRank = (rank - 1 + size) % size;
@@ -100,6 +102,8 @@ public final class RingCollective implements Collective {
     int bytes = Math.max(chunkFloats * 4, 8 * 64);
     this.recvBuf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
     this.sendBuf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    this.sendSeal = sendKey == null ? null : new Seal(sendKey, bytes);
+    this.recvSeal = recvKey == null ? null : new Seal(recvKey, bytes);
     this.recvFloats = recvBuf.asFloatBuffer();
     this.scratch = new float[bytes / 4];
     this.sendFloats = sendBuf.asFloatBuffer();
@@ -174,6 +178,17 @@ public final class RingCollective implements Collective {
    */
   public static RingCollective connect(Listener listener, int rank, List<InetSocketAddress> peers,
       byte[] secret, Duration timeout, int chunkFloats) {
+    return connect(listener, rank, peers, secret, timeout, chunkFloats, false);
+  }
+
+  /**
+   * As {@link #connect(Listener, int, List, byte[], Duration, int)}; with {@code encrypt}, every
+   * frame is also encrypted and authenticated with AES-256-GCM under a key derived for this
+   * connection from the secret and both handshake nonces (the frame header is authenticated data,
+   * the IV is the frame's sequence number, never reused under one key).
+   */
+  public static RingCollective connect(Listener listener, int rank, List<InetSocketAddress> peers,
+      byte[] secret, Duration timeout, int chunkFloats, boolean encrypt) {
     int size = peers.size();
     if (rank < 0 || rank >= size) {
       throw new IllegalArgumentException("rank " + rank + " outside [0, " + size + ")");
@@ -186,7 +201,7 @@ public final class RingCollective implements Collective {
     }
     try (listener) {
       if (size == 1) {
-        return new RingCollective(0, 1, null, null, timeout, chunkFloats);
+        return new RingCollective(0, 1, null, null, timeout, chunkFloats, null, null);
       }
       long deadline = System.nanoTime() + timeout.toNanos();
       int prev = (rank - 1 + size) % size;
@@ -199,7 +214,8 @@ public final class RingCollective implements Collective {
       t.start();
       SocketChannel toNext = null;
       try {
-        toNext = connectTo(peers.get(next), rank, next, size, secret, deadline);
+        byte[][] sendKey = new byte[1][];
+        toNext = connectTo(peers.get(next), rank, next, size, secret, deadline, sendKey);
         joinUntil(t, deadline);
         if (acceptor.failure != null) {
           throw acceptor.failure;
@@ -208,7 +224,8 @@ public final class RingCollective implements Collective {
           throw new BiosException("rank " + rank + ": rank " + prev + " did not connect to the gradient ring within "
               + timeout + "; it may have failed or be unreachable");
         }
-        return new RingCollective(rank, size, toNext, acceptor.channel, timeout, chunkFloats);
+        return new RingCollective(rank, size, toNext, acceptor.channel, timeout, chunkFloats,
+            encrypt ? sendKey[0] : null, encrypt ? acceptor.key : null);
       } catch (Throwable e) {
         t.interrupt();
         acceptor.abandon();
@@ -231,7 +248,7 @@ public final class RingCollective implements Collective {
   }
 
   private static SocketChannel connectTo(InetSocketAddress address, int rank, int next, int size,
-      byte[] secret, long deadline) throws IOException {
+      byte[] secret, long deadline, byte[][] keyOut) throws IOException {
     SocketChannel ch = SocketChannel.open();
     try {
       ch.socket().setTcpNoDelay(true);
@@ -269,6 +286,7 @@ public final class RingCollective implements Collective {
       if (ok.get(0) != ACCEPTED) {
         throw new BiosException("rank " + rank + ": rank " + next + " refused the handshake");
       }
+      keyOut[0] = mac(secret, "key", clientNonce, serverNonce, rank, next, size);
       return ch;
     } catch (IOException | RuntimeException e) {
       ch.close();
@@ -285,6 +303,7 @@ public final class RingCollective implements Collective {
     private final byte[] secret;
     private final long deadline;
     volatile SocketChannel channel;
+    volatile byte[] key;
     volatile BiosException failure;
     private volatile boolean abandoned;
 
@@ -363,6 +382,7 @@ public final class RingCollective implements Collective {
         throw new IOException("peer failed to prove the job secret");
       }
       writeFully(ch, ByteBuffer.wrap(new byte[] {ACCEPTED}), authDeadline, rank, prev, "handshake");
+      key = mac(secret, "key", clientNonce, serverNonce, prev, rank, size);
     }
   }
 
@@ -601,7 +621,10 @@ public final class RingCollective implements Collective {
     }
   }
 
-  /** Reads one frame's header, checks it against the schedule, then reads its payload. */
+  /**
+   * Reads one frame's header, checks it against the schedule, then reads its payload into
+   * {@code recvBuf} (decrypting and authenticating it when encrypting).
+   */
   private void readFrame(int expectedSeq, int expectedBytes, long deadline) throws IOException {
     header.clear();
     readFully(fromPrev, readSelector, header, deadline, rank, prevRank, "gradient chunk " + expectedSeq);
@@ -609,13 +632,85 @@ public final class RingCollective implements Collective {
     int magic = header.getInt();
     int seq = header.getInt();
     int bytes = header.getInt();
-    if (magic != FRAME_MAGIC || seq != expectedSeq || bytes != expectedBytes) {
+    int wireBytes = expectedBytes + (recvSeal == null ? 0 : Seal.TAG);
+    if (magic != FRAME_MAGIC || seq != expectedSeq || bytes != wireBytes) {
       throw new IOException("malformed frame from rank " + prevRank + ": magic " + Integer.toHexString(magic)
           + ", sequence " + seq + " (expected " + expectedSeq + "), " + bytes + " bytes (expected "
-          + expectedBytes + ")");
+          + wireBytes + ")");
     }
-    recvBuf.clear().limit(bytes);
-    readFully(fromPrev, readSelector, recvBuf, deadline, rank, prevRank, "gradient chunk " + expectedSeq);
+    if (recvSeal == null) {
+      recvBuf.clear().limit(bytes);
+      readFully(fromPrev, readSelector, recvBuf, deadline, rank, prevRank, "gradient chunk " + expectedSeq);
+    } else {
+      ByteBuffer sealed = recvSeal.wire.clear().limit(bytes);
+      readFully(fromPrev, readSelector, sealed, deadline, rank, prevRank, "gradient chunk " + expectedSeq);
+      sealed.flip();
+      header.flip();
+      recvBuf.clear();
+      recvSeal.open(seq, header, sealed, recvBuf, prevRank);
+    }
+  }
+
+  /** Writes one frame: header, then the payload (sealed when encrypting). */
+  private void writeFrame(int seq, ByteBuffer payload, long deadline, String what) throws IOException {
+    int plain = payload.remaining();
+    sendHeader.clear();
+    sendHeader.putInt(FRAME_MAGIC).putInt(seq).putInt(plain + (sendSeal == null ? 0 : Seal.TAG)).flip();
+    if (sendSeal == null) {
+      writeFully(toNext, writeSelector, sendHeader, deadline, rank, nextRank, what);
+      writeFully(toNext, writeSelector, payload, deadline, rank, nextRank, what);
+    } else {
+      ByteBuffer sealed = sendSeal.seal(seq, sendHeader, payload);
+      sendHeader.rewind();
+      writeFully(toNext, writeSelector, sendHeader, deadline, rank, nextRank, what);
+      writeFully(toNext, writeSelector, sealed, deadline, rank, nextRank, what);
+    }
+  }
+
+  /** AES-256-GCM for one direction of one connection. */
+  private static final class Seal {
+    static final int TAG = 16;
+    final ByteBuffer wire;
+    private final javax.crypto.Cipher cipher;
+    private final SecretKeySpec key;
+    private final byte[] iv = new byte[12];
+
+    Seal(byte[] key, int maxPayload) {
+      this.key = new SecretKeySpec(key, "AES");
+      this.wire = ByteBuffer.allocateDirect(maxPayload + TAG);
+      try {
+        this.cipher = javax.crypto.Cipher.getInstance("AES/GCM/NoPadding");
+      } catch (GeneralSecurityException e) {
+        throw new IllegalStateException("AES/GCM unavailable", e);
+      }
+    }
+
+    private javax.crypto.spec.GCMParameterSpec iv(int seq) {
+      ByteBuffer.wrap(iv).putInt(0, 0).putLong(4, seq & 0xFFFFFFFFL);
+      return new javax.crypto.spec.GCMParameterSpec(TAG * 8, iv);
+    }
+
+    ByteBuffer seal(int seq, ByteBuffer header, ByteBuffer payload) throws IOException {
+      try {
+        cipher.init(javax.crypto.Cipher.ENCRYPT_MODE, key, iv(seq));
+        cipher.updateAAD(header.duplicate());
+        wire.clear();
+        cipher.doFinal(payload, wire);
+        return wire.flip();
+      } catch (GeneralSecurityException e) {
+        throw new IOException("encrypting frame " + seq + " failed: " + e, e);
+      }
+    }
+
+    void open(int seq, ByteBuffer header, ByteBuffer sealed, ByteBuffer out, int peer) throws IOException {
+      try {
+        cipher.init(javax.crypto.Cipher.DECRYPT_MODE, key, iv(seq));
+        cipher.updateAAD(header);
+        cipher.doFinal(sealed, out);
+      } catch (GeneralSecurityException e) {
+        throw new IOException("frame " + seq + " from rank " + peer + " failed authentication (altered or forged)", e);
+      }
+    }
   }
 
   private void awaitSender() {
@@ -668,12 +763,8 @@ public final class RingCollective implements Collective {
             int len = j.chunkLength(s, c);
             floats.clear();
             floats.put(j.data, j.chunkStart(s, c), len);
-            sendHeader.clear();
-            sendHeader.putInt(FRAME_MAGIC).putInt(seq++).putInt(len * 4).flip();
             sendBuf.clear().limit(len * 4);
-            long deadline = System.nanoTime() + timeoutNanos;
-            writeFully(toNext, writeSelector, sendHeader, deadline, rank, nextRank, "gradients");
-            writeFully(toNext, writeSelector, sendBuf, deadline, rank, nextRank, "gradients");
+            writeFrame(seq++, sendBuf, System.nanoTime() + timeoutNanos, "gradients");
           }
         }
         lock.lock();
@@ -793,10 +884,9 @@ public final class RingCollective implements Collective {
     }
     int bytes = payload.remaining();
     try {
-      ByteBuffer head = ByteBuffer.allocate(HEADER).order(ByteOrder.BIG_ENDIAN);
-      head.putInt(FRAME_MAGIC).putInt(seq).putInt(bytes).flip();
-      writeFully(toNext, writeSelector, head, deadline, rank, nextRank, "statistics");
-      writeFully(toNext, writeSelector, payload, deadline, rank, nextRank, "statistics");
+      ByteBuffer direct = ByteBuffer.allocateDirect(bytes);
+      direct.put(payload).flip();
+      writeFrame(seq, direct, deadline, "statistics");
       readFrame(seq, bytes, deadline);
     } catch (IOException e) {
       throw new BiosException("rank " + rank + ": exchanging statistics with rank " + prevRank + " failed: " + e, e);

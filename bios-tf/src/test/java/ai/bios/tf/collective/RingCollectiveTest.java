@@ -33,6 +33,11 @@ class RingCollectiveTest {
   /** Runs {@code body(rank, collective)} on {@code n} workers joined in a ring; returns their results. */
   static <T> List<T> onRing(int n, int chunkFloats, byte[][] secrets, BiFunction<Integer, RingCollective, T> body)
       throws Exception {
+    return onRing(n, chunkFloats, secrets, false, body);
+  }
+
+  static <T> List<T> onRing(int n, int chunkFloats, byte[][] secrets, boolean encrypt,
+      BiFunction<Integer, RingCollective, T> body) throws Exception {
     List<RingCollective.Listener> listeners = new ArrayList<>();
     List<InetSocketAddress> peers = new ArrayList<>();
     for (int r = 0; r < n; r++) {
@@ -47,7 +52,7 @@ class RingCollectiveTest {
         final int rank = r;
         futures.add(pool.submit(() -> {
           try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers,
-              secrets[rank], TIMEOUT, chunkFloats)) {
+              secrets[rank], TIMEOUT, chunkFloats, encrypt)) {
             return body.apply(rank, ring);
           }
         }));
@@ -110,6 +115,60 @@ class RingCollectiveTest {
         }
       }
     }
+  }
+
+  @Test
+  void encryptedRingsSumExactlyLikePlainOnesOneToFourWorkers() throws Exception {
+    for (int n = 1; n <= 4; n++) {
+      for (int length : new int[] {1, 7, 5000}) {
+        final int len = length;
+        List<float[]> plain = onRing(n, 64, sameSecret(n), false, (rank, ring) -> {
+          float[] v = input(rank, len);
+          ring.allReduce(v, 0, len);
+          return v;
+        });
+        List<Object> sealed = onRing(n, 64, sameSecret(n), true, (rank, ring) -> {
+          float[] v = input(rank, len);
+          double[] stats = {rank, 1};
+          ring.allReduce(v, stats);
+          return new Object[] {v, stats};
+        });
+        for (int r = 0; r < n; r++) {
+          Object[] out = (Object[]) sealed.get(r);
+          assertArrayEquals(plain.get(r), (float[]) out[0], "n=" + n + " length=" + len);
+          assertEquals(n, ((double[]) out[1])[1], 0.0);
+        }
+      }
+    }
+  }
+
+  @Test
+  void withEncryptionAForgedFrameFailsAuthentication() throws Exception {
+    List<Object> outcomes = onRing(2, 64, sameSecret(2), true, (rank, ring) -> {
+      try {
+        if (rank == 1) {
+          // A well-formed header for chunk 0 (5 floats + 16-byte tag), then bytes nobody sealed.
+          java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
+          f.setAccessible(true);
+          SocketChannel ch = (SocketChannel) f.get(ring);
+          ByteBuffer frame = ByteBuffer.allocate(12 + 36).putInt(0xB105DA7A).putInt(0).putInt(36);
+          frame.put(new byte[36]).flip();
+          while (frame.hasRemaining()) {
+            ch.write(frame);
+          }
+          return "forged";
+        }
+        float[] v = new float[10];
+        ring.allReduce(v, 0, 10);
+        return "finished";
+      } catch (ReflectiveOperationException | IOException | BiosException e) {
+        return e;
+      }
+    });
+    Object rank0 = outcomes.get(0);
+    assertInstanceOf(BiosException.class, rank0);
+    Throwable cause = ((BiosException) rank0).getCause();
+    assertTrue(cause != null && cause.getMessage().contains("failed authentication"), String.valueOf(rank0));
   }
 
   @Test
