@@ -30,7 +30,8 @@ import org.apache.spark.sql.SparkSession;
  * encoded, everything assembled and scaled, then a Bios network trained data-parallel on barrier
  * tasks. The last line printed is JSON.
  *
- * <pre>examples/bin/run-example AdultPipeline [--mode simple|efficient] [--workers N] [--epochs N]</pre>
+ * <pre>examples/bin/run-example AdultPipeline [--mode simple|efficient] [--workers N] [--epochs N]
+ *     [--compare-mllib true]</pre>
  */
 public final class AdultPipeline {
   private AdultPipeline() {}
@@ -42,9 +43,10 @@ public final class AdultPipeline {
   /** What one run measured. */
   public record Result(double accuracy, double trainSeconds, String mode, int workers, long steps, double finalLoss) {
     String toJson() {
+      String loss = Double.isNaN(finalLoss) ? "null" : String.format(Locale.ROOT, "%.5f", finalLoss);
       return String.format(Locale.ROOT,
-          "{\"accuracy\":%.4f,\"train_seconds\":%.2f,\"mode\":\"%s\",\"workers\":%d,\"steps\":%d,\"final_loss\":%.5f}",
-          accuracy, trainSeconds, mode, workers, steps, finalLoss);
+          "{\"accuracy\":%.4f,\"train_seconds\":%.2f,\"mode\":\"%s\",\"workers\":%d,\"steps\":%d,\"final_loss\":%s}",
+          accuracy, trainSeconds, mode, workers, steps, loss);
     }
   }
 
@@ -107,6 +109,27 @@ public final class AdultPipeline {
         trained.summary().finalLoss());
   }
 
+  /**
+   * The same features into Spark MLlib's own MultilayerPerceptronClassifier (same layer sizes,
+   * L-BFGS), for comparison: accuracy and wall time of its fit.
+   */
+  public static Result mllibBaseline(SparkSession spark, String dataDir, int maxIter) {
+    Dataset<Row> train = read(spark, dataDir + "/adult.csv").cache();
+    Dataset<Row> test = read(spark, dataDir + "/adult.test.csv").cache();
+    List<PipelineStage> stages = featureStages();
+    PipelineModel features = new Pipeline().setStages(stages.toArray(new PipelineStage[0])).fit(train);
+    Dataset<Row> tr = features.transform(train).cache();
+    tr.count();
+    int inputSize = AttributeGroup.fromStructField(tr.schema().apply("features")).size();
+    long t0 = System.nanoTime();
+    var mlp = new org.apache.spark.ml.classification.MultilayerPerceptronClassifier()
+        .setLayers(new int[] {inputSize, 64, 32, 2}).setMaxIter(maxIter).setSeed(7).fit(tr);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    Dataset<Row> scored = mlp.transform(features.transform(test));
+    double accuracy = scored.where(col("prediction").equalTo(col("label"))).count() / (double) scored.count();
+    return new Result(accuracy, seconds, "mllib-mlp", spark.sparkContext().defaultParallelism(), maxIter, Double.NaN);
+  }
+
   public static void main(String[] args) {
     Args a = new Args(args);
     String mode = a.get("mode", "efficient");
@@ -114,12 +137,19 @@ public final class AdultPipeline {
     int epochs = Integer.parseInt(a.get("epochs", "8"));
     String master = a.get("master", "local[" + Math.max(2, workers) + "]");
     String data = a.get("data", "examples/data/adult");
+    boolean baseline = Boolean.parseBoolean(a.get("compare-mllib", "false"));
     a.requireConsumed();
     SparkSession spark = SparkSession.builder().appName("Bios AdultPipeline").master(master)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
         .getOrCreate();
     try {
+      if (baseline) {
+        Result m = mllibBaseline(spark, data, 100);
+        System.out.printf(Locale.ROOT, "MLlib MultilayerPerceptronClassifier: accuracy %.4f, fit %.1f s%n",
+            m.accuracy(), m.trainSeconds());
+        System.out.println(m.toJson());
+      }
       Result r = run(spark, data, mode, workers, epochs);
       System.out.printf(Locale.ROOT, "Adult pipeline: accuracy %.4f on adult.test.csv, trained in %.1f s (%s, %d workers)%n",
           r.accuracy(), r.trainSeconds(), r.mode(), r.workers());
