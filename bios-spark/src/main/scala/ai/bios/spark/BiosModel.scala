@@ -1,14 +1,14 @@
 package ai.bios.spark
 
 import ai.bios.spark.internal.{Inference, RowDecoder}
-import ai.bios.tf.model.{Loss, ModelSpec}
+import ai.bios.tf.model.{ComputeOptions, Loss, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.hadoop.fs.Path
 import org.apache.spark.ml.Model
 import org.apache.spark.ml.bios.SparkInternals
 import org.apache.spark.ml.linalg.SQLDataTypes.VectorType
 import org.apache.spark.ml.param.ParamMap
 import org.apache.spark.ml.util._
-import org.apache.spark.sql.{DataFrame, Dataset}
+import org.apache.spark.sql.{DataFrame, Dataset, SparkSession}
 import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
 import org.json4s.JsonAST.JObject
 
@@ -67,6 +67,29 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
   }
 
   override def write: MLWriter = new BiosModel.Writer(this)
+
+  /**
+   * Exports a TensorFlow SavedModel (tag `serve`, signature `serving_default`: input `features`,
+   * output `prediction`) to `path` on any Hadoop file system, for serving outside Spark.
+   */
+  def exportSavedModel(path: String): Unit = {
+    val local = java.nio.file.Files.createTempDirectory("bios-savedmodel")
+    try {
+      val model = new TrainableModel(getModelSpec, OptimizerSpec.sgd(1.0), ComputeOptions.cpu())
+      try {
+        model.importWeights(weights)
+        model.exportSavedModel(local.resolve("model"))
+      } finally model.close()
+      val target = new Path(path)
+      val fs = target.getFileSystem(SparkSession.active.sparkContext.hadoopConfiguration)
+      if (fs.exists(target)) {
+        throw new IllegalArgumentException(s"SavedModel path $path already exists; choose a new path")
+      }
+      fs.copyFromLocalFile(false, true, new Path(local.resolve("model").toUri), target)
+    } finally {
+      org.apache.commons.io.FileUtils.deleteQuietly(local.toFile)
+    }
+  }
 }
 
 object BiosModel extends MLReadable[BiosModel] {

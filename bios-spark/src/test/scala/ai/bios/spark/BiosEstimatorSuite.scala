@@ -149,6 +149,23 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
       val p2 = loaded.transform(data).select("probability").collect().map(_.getAs[Vector](0))
       assert(p1.sameElements(p2))
       assert(!loaded.hasSummary)
+      // And as a TensorFlow SavedModel, served outside Spark with the same probabilities.
+      val saved = new java.io.File(dir, "savedmodel").getPath
+      loaded.exportSavedModel(saved)
+      val first = data.head().getAs[Vector](0).toArray.map(_.toFloat)
+      val bundle = org.tensorflow.SavedModelBundle.load(saved, "serve")
+      try {
+        val x = org.tensorflow.types.TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(1, 6),
+          (t: org.tensorflow.types.TFloat32) => t.asRawTensor().data().asFloats().write(first))
+        try {
+          val r = bundle.function("serving_default").call(java.util.Map.of[String, org.tensorflow.Tensor]("features", x))
+          try {
+            val out = new Array[Float](2)
+            r.get("prediction").get().asRawTensor().data().asFloats().read(out)
+            assert(math.abs(out(1) - p1(0)(1)) < 1e-6, s"${out.toSeq} vs ${p1(0)}")
+          } finally r.close()
+        } finally x.close()
+      } finally bundle.close()
     } finally {
       org.apache.commons.io.FileUtils.deleteQuietly(dir)
     }

@@ -220,6 +220,23 @@ public final class TrainableModel implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Writes this model as a TensorFlow SavedModel (tag {@code serve}, signature
+   * {@code serving_default}: input {@code features}, output {@code prediction}), for serving
+   * outside Spark (TF Serving, Python {@code tf.saved_model.load}, TF Java). Adds the saver's ops to
+   * the graph. {@code dir} must be a local directory that does not exist or is empty.
+   */
+  public void exportSavedModel(java.nio.file.Path dir) throws java.io.IOException {
+    org.tensorflow.Signature signature = org.tensorflow.Signature.builder()
+        .key(org.tensorflow.Signature.DEFAULT_KEY)
+        .input("features", x)
+        .output("prediction", prediction)
+        .build();
+    org.tensorflow.SavedModelBundle.exporter(dir.toString())
+        .withFunction(session.function(signature))
+        .export();
+  }
+
   /** All weights, flattened in layer order (the layout of the gradient buffer). */
   public float[] exportWeights() {
     return weights.read(session);

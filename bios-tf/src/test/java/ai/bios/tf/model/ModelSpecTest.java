@@ -77,4 +77,26 @@ class ModelSpecTest {
       assertEquals(model.parameterCount(), model.optimizerStateSize(), "one momentum slot per weight");
     }
   }
+
+  @Test
+  void aSavedModelExportServesTheSamePredictions(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    ModelSpec spec = ModelSpec.builder(4).dense(6, Activation.TANH).dense(3, Activation.NONE).seed(9).build();
+    java.nio.file.Path export = dir.resolve("saved");
+    float[] expected;
+    try (TrainableModel model = new TrainableModel(spec, OptimizerSpec.sgd(0.1), ComputeOptions.cpu());
+        org.tensorflow.types.TFloat32 x = org.tensorflow.types.TFloat32.tensorOf(
+            org.tensorflow.ndarray.Shape.of(2, 4), d -> d.asRawTensor().data().asFloats()
+                .write(new float[] {1, 2, 3, 4, -1, 0.5f, 0, 2}))) {
+      expected = model.predict(x);
+      model.exportSavedModel(export);
+      try (org.tensorflow.SavedModelBundle bundle = org.tensorflow.SavedModelBundle.load(export.toString(), "serve");
+          org.tensorflow.Result r = bundle.function("serving_default").call(java.util.Map.of("features", x))) {
+        org.tensorflow.types.TFloat32 p = (org.tensorflow.types.TFloat32) r.get("prediction").orElseThrow();
+        float[] got = new float[6];
+        p.asRawTensor().data().asFloats().read(got);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(expected, got);
+      }
+    }
+  }
 }
