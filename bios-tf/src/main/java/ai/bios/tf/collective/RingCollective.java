@@ -160,7 +160,7 @@ public final class RingCollective implements Collective {
       ServerSocketChannel server = ServerSocketChannel.open();
       try {
         server.setOption(java.net.StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER);
-        server.bind(new InetSocketAddress(host, 0), 4);
+        server.bind(new InetSocketAddress(host, 0), 128);
         return new Listener(server);
       } catch (IOException e) {
         server.close();
@@ -247,24 +247,46 @@ public final class RingCollective implements Collective {
     }
   }
 
+  /**
+   * Opens a TCP connection to the successor. A refused connection (its accept backlog is full: a
+   * flood, or many peers at once) is retried after a short pause until the deadline.
+   */
+  private static SocketChannel open(InetSocketAddress address, int rank, int next, long deadline) throws IOException {
+    while (true) {
+      SocketChannel ch = SocketChannel.open();
+      try {
+        ch.socket().setTcpNoDelay(true);
+        ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER);
+        ch.configureBlocking(false);
+        ch.connect(address);
+        try (Selector sel = Selector.open()) {
+          ch.register(sel, SelectionKey.OP_CONNECT);
+          while (!ch.finishConnect()) {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (left <= 0) {
+              throw new BiosException("rank " + rank + ": connecting to rank " + next + " at " + address + " timed out");
+            }
+            sel.select(left);
+          }
+        }
+        return ch;
+      } catch (java.net.ConnectException e) {
+        ch.close();
+        if (System.nanoTime() >= deadline) {
+          throw new BiosException("rank " + rank + ": rank " + next + " at " + address + " refused the connection", e);
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+      } catch (IOException | RuntimeException e) {
+        ch.close();
+        throw e;
+      }
+    }
+  }
+
   private static SocketChannel connectTo(InetSocketAddress address, int rank, int next, int size,
       byte[] secret, long deadline, byte[][] keyOut) throws IOException {
-    SocketChannel ch = SocketChannel.open();
+    SocketChannel ch = open(address, rank, next, deadline);
     try {
-      ch.socket().setTcpNoDelay(true);
-      ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER);
-      ch.configureBlocking(false);
-      ch.connect(address);
-      try (Selector sel = Selector.open()) {
-        ch.register(sel, SelectionKey.OP_CONNECT);
-        while (!ch.finishConnect()) {
-          long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-          if (left <= 0) {
-            throw new BiosException("rank " + rank + ": connecting to rank " + next + " at " + address + " timed out");
-          }
-          sel.select(left);
-        }
-      }
       byte[] clientNonce = nonce();
       ByteBuffer hello = ByteBuffer.allocate(14 + NONCE).order(ByteOrder.BIG_ENDIAN);
       hello.putInt(HELLO_MAGIC).putShort(VERSION).putInt(rank).putInt(size).put(clientNonce).flip();

@@ -38,6 +38,11 @@ class RingCollectiveTest {
 
   static <T> List<T> onRing(int n, int chunkFloats, byte[][] secrets, boolean encrypt,
       BiFunction<Integer, RingCollective, T> body) throws Exception {
+    return onRing(n, chunkFloats, secrets, encrypt, TIMEOUT, body);
+  }
+
+  static <T> List<T> onRing(int n, int chunkFloats, byte[][] secrets, boolean encrypt, Duration timeout,
+      BiFunction<Integer, RingCollective, T> body) throws Exception {
     List<RingCollective.Listener> listeners = new ArrayList<>();
     List<InetSocketAddress> peers = new ArrayList<>();
     for (int r = 0; r < n; r++) {
@@ -52,7 +57,7 @@ class RingCollectiveTest {
         final int rank = r;
         futures.add(pool.submit(() -> {
           try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers,
-              secrets[rank], TIMEOUT, chunkFloats, encrypt)) {
+              secrets[rank], timeout, chunkFloats, encrypt)) {
             return body.apply(rank, ring);
           }
         }));
@@ -280,6 +285,83 @@ class RingCollectiveTest {
       assertTrue(m.contains("rank"), m);
     }
     assertEquals(before, Synthetic.liveThreads("bios-ring"), "no ring thread left behind");
+  }
+
+  @Test
+  void aPeerThatStallsMidRunMakesTheOthersTimeOutNamingWhatTheyAwaited() throws Exception {
+    java.util.concurrent.CountDownLatch othersDone = new java.util.concurrent.CountDownLatch(2);
+    List<Object> outcomes = onRing(3, 64, sameSecret(3), false, Duration.ofSeconds(2), (rank, ring) -> {
+      if (rank == 1) {
+        // Alive and connected, but never takes part: no data, no close.
+        try {
+          othersDone.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return "stalled";
+      }
+      try {
+        float[] v = input(rank, 100_000);
+        ring.allReduce(v, 0, v.length);
+        return "finished";
+      } catch (BiosException e) {
+        return e;
+      } finally {
+        othersDone.countDown();
+      }
+    });
+    // Rank 2 waits on rank 1 and times out naming it; rank 0 then fails too (by its own timeout
+    // or because rank 2 dropped out): nobody hangs.
+    assertInstanceOf(BiosException.class, outcomes.get(2), String.valueOf(outcomes.get(2)));
+    String m2 = ((BiosException) outcomes.get(2)).getMessage();
+    assertTrue(m2.contains("rank 2") && m2.contains("rank 1") && m2.contains("timed out"), m2);
+    assertInstanceOf(BiosException.class, outcomes.get(0), String.valueOf(outcomes.get(0)));
+  }
+
+  @Test
+  void aFuzzOfRandomBytesAtTheListenerNeverBreaksItAndTheRealPeersStillJoin() throws Exception {
+    RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
+    RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");
+    List<InetSocketAddress> peers = List.of(l0.address(), l1.address());
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<float[]> r0 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, SECRET, TIMEOUT, 64)) {
+          float[] v = {1, 2};
+          ring.allReduce(v, 0, 2);
+          return v;
+        }
+      });
+      // 200 connections of random bytes (bounded: at most 300 bytes each) while rank 0 listens.
+      SplittableRandom rnd = new SplittableRandom(42);
+      for (int i = 0; i < 200; i++) {
+        byte[] junk = new byte[rnd.nextInt(300)];
+        for (int j = 0; j < junk.length; j++) {
+          junk[j] = (byte) rnd.nextInt(256);
+        }
+        if (i % 7 == 0 && junk.length >= 4) {
+          ByteBuffer.wrap(junk).putInt(0x42494f52); // sometimes a valid magic, to go deeper
+        }
+        try (SocketChannel intruder = SocketChannel.open(l0.address())) {
+          intruder.write(ByteBuffer.wrap(junk));
+        } catch (java.net.ConnectException | java.nio.channels.ClosedChannelException e) {
+          // a full accept backlog refuses a flood: fine, as long as the real peer gets in below
+        } catch (IOException e) {
+          // the listener dropped us mid-write: what it should do with junk
+        }
+      }
+      Future<float[]> r1 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, SECRET, TIMEOUT, 64)) {
+          float[] v = {10, 20};
+          ring.allReduce(v, 0, 2);
+          return v;
+        }
+      });
+      assertArrayEquals(new float[] {11, 22}, r0.get());
+      assertArrayEquals(new float[] {11, 22}, r1.get());
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   @Test
