@@ -34,7 +34,7 @@ private[spark] object BarrierTraining extends Logging {
       collectiveTimeout: Duration,
       chunkFloats: Int,
       checkpoints: Option[HadoopCheckpointStore],
-      faultAt: Option[(Int, Long)],
+      faultAt: Option[FaultInjection.Fault],
       encrypt: Boolean) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }

@@ -4,31 +4,50 @@ import ai.bios.tf.exec.{StepListener, StepMetrics}
 import org.apache.spark.SparkConf
 
 /**
- * Test-only fault injection: `spark.bios.test.failAt=<rank>:<step>` makes that rank throw after that
- * step on the stage's first attempt, so tests can prove that Spark's stage retry resumes from the
- * checkpoint. It is honoured only when Spark runs its own tests (`spark.testing` set, or
- * `SPARK_TESTING` in the environment), never in production, and the key is ignored otherwise.
+ * Test-only fault injection, so tests can prove that Spark's stage retry resumes from the checkpoint:
+ *
+ *  - `spark.bios.test.failAt=<rank>:<step>`: that rank throws after that step;
+ *  - `spark.bios.test.failAt=<rank>:<step>:<file>`: that rank writes its executor's process id to
+ *    `<file>` after that step and stops there, for the test to kill the executor JVM.
+ *
+ * Only on the stage's first attempt. Honoured only when Spark runs its own tests (`spark.testing`
+ * set, or `SPARK_TESTING` in the environment), never in production: the key is ignored otherwise.
  */
 private[spark] object FaultInjection {
   val Key = "spark.bios.test.failAt"
 
+  /** Where and how to fail. */
+  final case class Fault(rank: Int, step: Long, pidFile: Option[String])
+
   /** From the Spark conf, or the calling thread's local property of the same name. */
-  def fromConf(conf: SparkConf, localProperty: String): Option[(Int, Long)] =
+  def fromConf(conf: SparkConf, localProperty: String): Option[Fault] =
     if (testing) conf.getOption(Key).orElse(Option(localProperty)).map { v =>
-      val Array(rank, step) = v.split(":")
-      (rank.toInt, step.toLong)
+      v.split(":", 3) match {
+        case Array(rank, step) => Fault(rank.toInt, step.toLong, None)
+        case Array(rank, step, file) => Fault(rank.toInt, step.toLong, Some(file))
+      }
     } else None
 
   def testing: Boolean = sys.props.contains("spark.testing") || sys.env.contains("SPARK_TESTING")
 
   final class InjectedFault(msg: String) extends RuntimeException(msg)
 
-  def wrap(fault: Option[(Int, Long)], rank: Int, attempt: Int, inner: StepListener): StepListener =
+  def wrap(fault: Option[Fault], rank: Int, attempt: Int, inner: StepListener): StepListener =
     fault match {
-      case Some((r, step)) if r == rank && attempt == 0 => new StepListener {
+      case Some(Fault(r, step, pidFile)) if r == rank && attempt == 0 => new StepListener {
         override def onStep(m: StepMetrics): Unit = {
           inner.onStep(m)
-          if (m.step == step) throw new InjectedFault(s"injected fault: rank $rank after step $step (attempt 0)")
+          if (m.step == step) {
+            pidFile.foreach { file =>
+              val tmp = java.nio.file.Paths.get(file + ".tmp")
+              java.nio.file.Files.writeString(tmp, ProcessHandle.current().pid().toString)
+              java.nio.file.Files.move(tmp, java.nio.file.Paths.get(file), java.nio.file.StandardCopyOption.ATOMIC_MOVE)
+              // Hold here until the test kills this JVM; give up after a minute.
+              val until = System.nanoTime() + 60L * 1000 * 1000 * 1000
+              while (System.nanoTime() < until) java.util.concurrent.locks.LockSupport.parkNanos(100L * 1000 * 1000)
+            }
+            throw new InjectedFault(s"injected fault: rank $rank after step $step (attempt 0)")
+          }
         }
         override def onCheckpoint(step: Long): Unit = inner.onCheckpoint(step)
       }
