@@ -7,35 +7,17 @@ import org.apache.spark.sql.{DataFrame, Row}
 import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
 import org.scalatest.funsuite.AnyFunSuite
 
-import java.lang.management.ManagementFactory
 import java.nio.file.{Files, Path}
-import scala.jdk.CollectionConverters._
 
 /**
  * Real executor JVMs: one is killed with SIGKILL mid-training. Spark starts a new executor, retries
  * the barrier stage, every worker resumes from the newest checkpoint, and the model ends bitwise
  * equal to a run that was never interrupted.
  */
-class ExecutorKillSuite extends AnyFunSuite with LocalSpark {
+class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
   private lazy val scratch: Path = Files.createTempDirectory("bios-kill")
 
-  override protected def master: String = "local-cluster[2,1,1024]"
-
-  override protected def extraConf: Map[String, String] = {
-    val jvmFlags = ManagementFactory.getRuntimeMXBean.getInputArguments.asScala
-      .filter(a => a.startsWith("--add-opens") || a.startsWith("-XX:+IgnoreUnrecognized") || a.startsWith("-Dio.netty")
-        || a.startsWith("-Djdk.reflect"))
-      .mkString(" ")
-    Map(
-      "spark.executorEnv.SPARK_SCALA_VERSION" -> "2.13",
-      "spark.executorEnv.SPARK_TESTING" -> "1",
-      "spark.executorEnv.SPARK_DIST_CLASSPATH" -> System.getProperty("java.class.path"),
-      "spark.executor.extraJavaOptions" -> jvmFlags,
-      "spark.scheduler.barrier.maxConcurrentTasksCheck.interval" -> "1s",
-      "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures" -> "60",
-      "spark.executor.memory" -> "1g",
-      "spark.stage.maxConsecutiveAttempts" -> "3")
-  }
+  override protected def clusterConf: Map[String, String] = Map("spark.stage.maxConsecutiveAttempts" -> "3")
 
   override protected def beforeAll(): Unit = {
     super.beforeAll()

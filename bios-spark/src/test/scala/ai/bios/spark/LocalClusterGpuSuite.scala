@@ -6,17 +6,15 @@ import org.apache.spark.sql.Row
 import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
 import org.scalatest.funsuite.AnyFunSuite
 
-import java.lang.management.ManagementFactory
 import java.nio.file.{Files, Path}
 import java.nio.file.attribute.PosixFilePermissions
-import scala.jdk.CollectionConverters._
 
 /**
  * Real executor JVMs (`local-cluster[2,1,1024]`) with GPUs scheduled by Spark: a fake discovery
  * script hands each worker a distinct GPU address, each barrier task pins TensorFlow to the address
  * Spark gave it.
  */
-class LocalClusterGpuSuite extends AnyFunSuite with LocalSpark {
+class LocalClusterGpuSuite extends AnyFunSuite with LocalClusterSpark {
   private lazy val scratch: Path = Files.createTempDirectory("bios-gpu")
 
   /** Each run claims the lowest free address (mkdir is atomic), so the two workers differ. */
@@ -38,26 +36,11 @@ class LocalClusterGpuSuite extends AnyFunSuite with LocalSpark {
     script
   }
 
-  override protected def master: String = "local-cluster[2,1,1024]"
-
-  override protected def extraConf: Map[String, String] = {
-    val jvmFlags = ManagementFactory.getRuntimeMXBean.getInputArguments.asScala
-      .filter(a => a.startsWith("--add-opens") || a.startsWith("-XX:+IgnoreUnrecognized") || a.startsWith("-Dio.netty")
-        || a.startsWith("-Djdk.reflect"))
-      .mkString(" ")
-    Map(
-      "spark.executorEnv.SPARK_SCALA_VERSION" -> "2.13",
-      "spark.executorEnv.SPARK_TESTING" -> "1",
-      "spark.executorEnv.SPARK_DIST_CLASSPATH" -> System.getProperty("java.class.path"),
-      "spark.executor.extraJavaOptions" -> jvmFlags,
-      "spark.scheduler.barrier.maxConcurrentTasksCheck.interval" -> "1s",
-      "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures" -> "30",
-      "spark.worker.resource.gpu.amount" -> "1",
-      "spark.worker.resource.gpu.discoveryScript" -> discoveryScript.toString,
-      "spark.executor.resource.gpu.amount" -> "1",
-      "spark.task.resource.gpu.amount" -> "1",
-      "spark.executor.memory" -> "1g")
-  }
+  override protected def clusterConf: Map[String, String] = Map(
+    "spark.worker.resource.gpu.amount" -> "1",
+    "spark.worker.resource.gpu.discoveryScript" -> discoveryScript.toString,
+    "spark.executor.resource.gpu.amount" -> "1",
+    "spark.task.resource.gpu.amount" -> "1")
 
   override protected def afterAll(): Unit = {
     try super.afterAll()
