@@ -106,7 +106,19 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val timeout = Duration.ofSeconds(sc.getConf.getTimeAsSeconds("spark.bios.collectiveTimeout", "600s"))
     val checkpoints = Option(getCheckpointDir).filter(_.nonEmpty).map { dir =>
       val store = HadoopCheckpointStore(dir, sc.getConf.getInt("spark.bios.keepCheckpoints", 3), sc.hadoopConfiguration)
-      store.steps() // fail now, on the driver, if the directory cannot be reached
+      // Fail now, on the driver, if the directory cannot be written or holds another run.
+      store.probeWritable()
+      store.latestIdentity().foreach { id =>
+        def differs(what: String, got: Any, want: Any): Unit = if (got != want) {
+          throw new IllegalArgumentException(s"checkpointDir $dir holds a checkpoint of a different run: its $what " +
+            s"is $got, this fit's is $want; use the same settings to resume it, or an empty checkpointDir")
+        }
+        differs("model spec", id.modelSpecJson(), spec.toJson)
+        differs("optimizer", id.optimizer(), optimizerSpec.toString)
+        differs("batchSize", id.batchSize(), getBatchSize)
+        differs("seed", id.seed(), getSeed)
+        differs("numWorkers", id.workers(), getNumWorkers)
+      }
       store
     }
     val job = BarrierTraining.Job(spec.toJson, optimizerSpec, config, decoder, spec.featureSize(),

@@ -8,12 +8,16 @@ import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
 import org.scalatest.funsuite.AnyFunSuite
 
 import java.nio.file.Files
+import scala.jdk.CollectionConverters._
 
 /**
  * A task that fails mid-training: Spark retries the barrier stage, every worker resumes from the
  * newest checkpoint, and the final weights are bitwise those of a run that never failed.
  */
 class StageRetrySuite extends AnyFunSuite with LocalSpark {
+  // Short enough that a stalled peer is noticed quickly in the stall test, long for this data.
+  override protected def extraConf: Map[String, String] = Map("spark.bios.collectiveTimeout" -> "5s")
+
   private val spec = ModelSpec.builder(5).dense(8, Activation.TANH).dense(2, Activation.NONE).seed(4).build()
   private lazy val scratch = Files.createTempDirectory("bios-retry").toFile
 
@@ -67,6 +71,33 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
     val again = fit("efficient", dir, None)
     assert(again.summary.workers.forall(_.resumedFrom == first.summary.steps), "nothing left to train")
     assert(again.getWeights.sameElements(first.getWeights))
+  }
+
+  test("a peer that stalls mid-run: the others time out, the stage is retried and ends bitwise equal") {
+    val clean = fit("simple", new java.io.File(scratch, "stall-clean").toURI.toString, None)
+    val stalled = fit("simple", new java.io.File(scratch, "stalled").toURI.toString, Some("0:12:stall"))
+    assert(stalled.summary.workers.forall(_.resumedFrom == 10), stalled.summary.workers.map(_.resumedFrom))
+    assert(stalled.getWeights.sameElements(clean.getWeights))
+  }
+
+  test("a checkpointDir that cannot be written, or holds another model's run, fails before training") {
+    val file = new java.io.File(scratch, "a-file")
+    Files.writeString(file.toPath, "x")
+    val unwritable = intercept[IllegalArgumentException](
+      fit("simple", new java.io.File(file, "sub").toURI.toString, None))
+    assert(unwritable.getMessage.contains("checkpointDir") && unwritable.getMessage.contains("not writable"),
+      unwritable.getMessage)
+    val dir = new java.io.File(scratch, "other-model").toURI.toString
+    fit("simple", dir, None)
+    val other = ModelSpec.builder(5).dense(3, Activation.RELU).dense(2, Activation.NONE).seed(4).build()
+    val e = intercept[IllegalArgumentException](new BiosEstimator().setModelSpec(other).setNumWorkers(2)
+      .setBatchSize(32).setSeed(1).setCheckpointDir(dir).setCheckpointInterval(5).fit(data))
+    assert(e.getMessage.contains("different run") && e.getMessage.contains("model spec"), e.getMessage)
+  }
+
+  test("no Bios thread outlives the failed, retried and finished fits of this suite") {
+    val left = Thread.getAllStackTraces.keySet().asScala.filter(t => t.isAlive && t.getName.startsWith("bios-"))
+    assert(left.isEmpty, left.map(_.getName))
   }
 
   test("the fault hook is ignored outside Spark's tests") {

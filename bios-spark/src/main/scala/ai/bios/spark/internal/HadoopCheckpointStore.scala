@@ -55,6 +55,22 @@ private[spark] final class HadoopCheckpointStore(dir: String, keep: Int, hadoopC
     all.dropRight(keep).foreach(s => fs.delete(pathFor(s), false))
   }
 
+  /** Creates the directory and a probe file in it; fails naming checkpointDir if it cannot. */
+  def probeWritable(): Unit = {
+    val probe = new Path(root, s".bios-probe-${UUID.randomUUID()}")
+    try {
+      fs.mkdirs(root)
+      fs.create(probe, false).close()
+      fs.delete(probe, false)
+    } catch {
+      case e: IOException => throw new IllegalArgumentException(s"checkpointDir $dir is not writable: ${e.getMessage}; " +
+        "point checkpointDir at a directory this job can write (on a file system every executor reaches)", e)
+    }
+  }
+
+  /** The identity of the newest checkpoint, if any. */
+  def latestIdentity(): Option[Checkpoint.RunIdentity] = Option(latest().orElse(null)).map(_.identity())
+
   /** Steps of complete checkpoints, oldest first. */
   def steps(): Seq[Long] = {
     if (!fs.exists(root)) return Seq.empty
