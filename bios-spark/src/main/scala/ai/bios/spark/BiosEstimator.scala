@@ -56,6 +56,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setPrefetchDepth(v: Int): this.type = set(prefetchDepth, v.toString)
   /** Default: 0. */
   def setSeed(v: Long): this.type = set(seed, v)
+  /** Default: true. */
+  def setShuffle(v: Boolean): this.type = set(shuffle, v)
   def setCheckpointDir(v: String): this.type = set(checkpointDir, v)
   def setCheckpointInterval(v: Int): this.type = set(checkpointInterval, v)
 
@@ -95,7 +97,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     }
     val config = TrainingConfig.builder()
       .mode(mode).prefetchDepth(PrefetchDepth.parse(getPrefetchDepth))
-      .batchSize(getBatchSize).epochs(getEpochs).seed(getSeed)
+      .batchSize(getBatchSize).epochs(getEpochs).seed(getSeed).shuffle(getShuffle)
       .checkpointInterval(getCheckpointInterval)
       .build()
     val schema = df.schema

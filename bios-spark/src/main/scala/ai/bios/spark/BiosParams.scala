@@ -38,6 +38,8 @@ trait BiosParams extends Params {
     "batches queued ahead per worker: a whole number >= 1, or auto",
     (v: String) => Try(PrefetchDepth.parse(v)).isSuccess)
   final val seed = new LongParam(this, "seed", "seed of the data order")
+  final val shuffle = new BooleanParam(this, "shuffle",
+    "whether each worker visits its shard in a fresh order every epoch (drawn from seed, epoch and rank)")
   final val checkpointDir = new Param[String](this, "checkpointDir",
     "directory for checkpoints (empty: none)")
   final val checkpointInterval = new IntParam(this, "checkpointInterval",
@@ -56,6 +58,7 @@ trait BiosParams extends Params {
     executionMode -> "efficient",
     prefetchDepth -> "auto",
     seed -> 0L,
+    shuffle -> true,
     checkpointDir -> "",
     checkpointInterval -> 0)
 
@@ -78,6 +81,7 @@ trait BiosParams extends Params {
   def getExecutionMode: String = $(executionMode)
   def getPrefetchDepth: String = $(prefetchDepth)
   def getSeed: Long = $(seed)
+  def getShuffle: Boolean = $(shuffle)
   def getCheckpointDir: String = $(checkpointDir)
   def getCheckpointInterval: Int = $(checkpointInterval)
 

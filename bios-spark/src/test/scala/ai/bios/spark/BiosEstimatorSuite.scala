@@ -59,6 +59,19 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     assert(!a.getWeights.sameElements(other.getWeights), "a different seed changes the run (the test can fail)")
   }
 
+  test("2 workers with global batch B follow 1 worker with batch B within 1e-5 relative loss per step") {
+    // One input partition and no reshuffling: rows are dealt to the workers by position, so at every
+    // step the two workers' batches together are exactly the single worker's batch.
+    val data = hyperplane(640, 11, partitions = 1)
+    def run(workers: Int) = estimator(workers).setShuffle(false).setBatchSize(64).setEpochs(2).fit(data)
+    val one = run(1).summary.lossHistory
+    val two = run(2).summary.lossHistory
+    assert(one.length == two.length && one.length == 20)
+    for (s <- one.indices) {
+      assert(math.abs(two(s) - one(s)) / math.abs(one(s)) < 1e-5, s"step $s: ${two(s)} vs ${one(s)}")
+    }
+  }
+
   test("uneven and empty partitions: every row is used once per epoch, no hang") {
     val df = hyperplane(301, 4, partitions = 7).repartition(5)
     val model = estimator(workers = 2).setBatchSize(10).setEpochs(1).fit(df)
