@@ -156,6 +156,10 @@ public final class RingCollective implements Collective {
    * ephemeral port.
    */
   public static Listener listen(String host) {
+    if (host == null || host.isBlank() || host.equals("0.0.0.0") || host.equals("::") || host.equals("*")) {
+      throw new IllegalArgumentException("the gradient ring listens on the executor's own address, not \""
+          + host + "\" (every interface)");
+    }
     try {
       ServerSocketChannel server = ServerSocketChannel.open();
       try {

@@ -319,6 +319,18 @@ class RingCollectiveTest {
   }
 
   @Test
+  void theListenerRefusesToBindEveryInterface() {
+    for (String wildcard : new String[] {"0.0.0.0", "::", ""}) {
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> RingCollective.listen(wildcard));
+      assertTrue(e.getMessage().contains("executor's own address"), e.getMessage());
+    }
+    try (RingCollective.Listener l = RingCollective.listen("127.0.0.1")) {
+      assertEquals("127.0.0.1", l.address().getAddress().getHostAddress());
+    }
+  }
+
+  @Test
   void aFuzzOfRandomBytesAtTheListenerNeverBreaksItAndTheRealPeersStillJoin() throws Exception {
     RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
     RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");
