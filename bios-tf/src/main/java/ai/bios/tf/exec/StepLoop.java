@@ -142,7 +142,8 @@ public final class StepLoop {
       total = Math.min(total, config.maxSteps());
     }
     double[] losses = new double[(int) total];
-    long first = resume(losses);
+    Checkpoint.RunIdentity id = identity();
+    long first = resume(losses, id);
     if (total - first > Integer.MAX_VALUE / Stage.values().length) {
       throw new BiosException("run of " + (total - first) + " steps is too long for one loop");
     }
@@ -185,7 +186,7 @@ public final class StepLoop {
         if (checkpointer != null && config.checkpointInterval() > 0
             && ((step + 1) % config.checkpointInterval() == 0 || step + 1 == total)) {
           long s0 = System.nanoTime();
-          Checkpoint snapshot = snapshot(step + 1, losses);
+          Checkpoint snapshot = snapshot(id, step + 1, losses);
           snapshotNanos = efficient ? System.nanoTime() - s0 : 0; // SIMPLE times it as CHECKPOINT
           checkpointer.checkpoint(step, snapshot);
         }
@@ -220,7 +221,7 @@ public final class StepLoop {
         timeline.total(Stage.COMPUTE, n) + timeline.total(Stage.APPLY, n), inputWait, timeline);
   }
 
-  private long resume(double[] losses) {
+  private long resume(double[] losses, Checkpoint.RunIdentity id) {
     if (store == null || resumeFrom == 0) {
       return 0;
     }
@@ -237,7 +238,7 @@ public final class StepLoop {
       return 0;
     }
     Checkpoint c = latest.get();
-    c.requireCompatible(identity(), store.location() + " (step " + c.nextStep() + ")");
+    c.requireCompatible(id, store.location() + " (step " + c.nextStep() + ")");
     if (c.nextStep() > losses.length) {
       throw new BiosException("checkpoint in " + store.location() + " is at step " + c.nextStep()
           + ", past this run's " + losses.length + " steps; raise epochs or use another checkpointDir");
@@ -248,8 +249,8 @@ public final class StepLoop {
     return c.nextStep();
   }
 
-  private Checkpoint snapshot(long nextStep, double[] losses) {
-    return new Checkpoint(identity(), nextStep, model.appliedSteps(), model.exportWeights(),
+  private Checkpoint snapshot(Checkpoint.RunIdentity id, long nextStep, double[] losses) {
+    return new Checkpoint(id, nextStep, model.appliedSteps(), model.exportWeights(),
         model.exportOptimizerState(), Arrays.copyOf(losses, (int) nextStep));
   }
 
