@@ -126,6 +126,11 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val job = BarrierTraining.Job(spec.toJson, optimizerSpec, config, decoder, spec.featureSize(),
       spec.labelWidth(), secret, timeout, 64 * 1024, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)),
       encrypt = sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false))
+    // The rendezvous (one allGather) waits as long as Spark's barrier sync timeout allows.
+    if (sc.getConf.getTimeAsSeconds("spark.barrier.sync.timeout", "365d") > 3600) {
+      logWarning("spark.barrier.sync.timeout is over an hour: a worker that never reaches the rendezvous " +
+        "holds the others that long; set it to e.g. 3600s (conf/bios-defaults.conf does)")
+    }
     if (!sc.getConf.get("spark.plugins", "").contains("ai.bios.spark.BiosPlugin")) {
       logInfo("Training without live progress on the driver: add spark.plugins=ai.bios.spark.BiosPlugin")
     }
