@@ -87,6 +87,10 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
       fit("simple", new java.io.File(file, "sub").toURI.toString, None))
     assert(unwritable.getMessage.contains("checkpointDir") && unwritable.getMessage.contains("not writable"),
       unwritable.getMessage)
+    // A name node that is not there: an error in seconds, not Hadoop's minutes of connection retries.
+    val unreachable = intercept[IllegalArgumentException](fit("simple", "hdfs://127.0.0.1:1/ckpt", None))
+    assert(unreachable.getMessage.contains("hdfs://127.0.0.1:1/ckpt") && unreachable.getMessage.contains("not reachable"),
+      unreachable.getMessage)
     val dir = new java.io.File(scratch, "other-model").toURI.toString
     fit("simple", dir, None)
     val other = ModelSpec.builder(5).dense(3, Activation.RELU).dense(2, Activation.NONE).seed(4).build()

@@ -55,16 +55,30 @@ private[spark] final class HadoopCheckpointStore(dir: String, keep: Int, hadoopC
     all.dropRight(keep).foreach(s => fs.delete(pathFor(s), false))
   }
 
-  /** Creates the directory and a probe file in it; fails naming checkpointDir if it cannot. */
+  /**
+   * Creates the directory and a probe file in it; fails within seconds, naming checkpointDir, if it
+   * cannot: the probe's client gives up on an unreachable server after one short connection attempt
+   * instead of Hadoop's default minutes of retries.
+   */
   def probeWritable(): Unit = {
+    val conf = new Configuration()
+    hadoopConf.foreach { case (k, v) => conf.set(k, v) }
+    conf.setInt("ipc.client.connect.max.retries", 0)
+    conf.setInt("ipc.client.connect.max.retries.on.timeouts", 0)
+    conf.setInt("ipc.client.connect.timeout", 5000)
+    conf.setInt("dfs.client.failover.max.attempts", 0)
     val probe = new Path(root, s".bios-probe-${UUID.randomUUID()}")
     try {
-      fs.mkdirs(root)
-      fs.create(probe, false).close()
-      fs.delete(probe, false)
+      val probeFs = FileSystem.newInstance(root.toUri, conf)
+      try {
+        probeFs.mkdirs(root)
+        probeFs.create(probe, false).close()
+        probeFs.delete(probe, false)
+      } finally probeFs.close()
     } catch {
-      case e: IOException => throw new IllegalArgumentException(s"checkpointDir $dir is not writable: ${e.getMessage}; " +
-        "point checkpointDir at a directory this job can write (on a file system every executor reaches)", e)
+      case e: IOException => throw new IllegalArgumentException(s"checkpointDir $dir is not writable or not " +
+        s"reachable: ${e.getMessage}; point checkpointDir at a directory this job can write, on a file system " +
+        "every executor reaches", e)
     }
   }
 
