@@ -25,6 +25,7 @@ class BiosPluginSuite extends AnyFunSuite with LocalSpark {
     val df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), schema)
     val spec = ModelSpec.builder(3).dense(4, Activation.TANH).dense(2, Activation.NONE).build()
     DriverProgress.latest.set(null)
+    DriverProgress.received.set(0)
     val model = new BiosEstimator().setModelSpec(spec).setNumWorkers(2).setBatchSize(20).setEpochs(2).fit(df)
     // PluginContext.send is asynchronous: the fit returns after the tasks sent their last message,
     // and the driver endpoint handles it in order; wait for that delivery (bounded).
@@ -36,6 +37,7 @@ class BiosPluginSuite extends AnyFunSuite with LocalSpark {
     assert(p != null, "no progress reached the driver")
     assert(p.step == 60 && p.totalSteps == 60, p)
     assert(p.loss == model.summary.finalLoss)
+    assert(DriverProgress.received.get() >= 2, "progress arrives from the first step on, not only at the end")
     assert(p.inputWaitFraction >= 0 && p.deviceIdleFraction >= 0 && p.deviceIdleFraction <= 1)
   }
 }

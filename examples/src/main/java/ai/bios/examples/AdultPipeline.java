@@ -142,6 +142,8 @@ public final class AdultPipeline {
     SparkSession spark = SparkSession.builder().appName("Bios AdultPipeline").master(master)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.barrier.sync.timeout", "3600s")
+        .config("spark.sql.debug.maxToStringFields", "200")
         .getOrCreate();
     try {
       if (baseline) {

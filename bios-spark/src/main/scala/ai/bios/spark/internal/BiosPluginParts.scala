@@ -32,11 +32,13 @@ private[spark] object ExecutorPluginContext {
  * `PluginContext.send` is asynchronous; this never blocks the step.
  */
 private[spark] final class ProgressSender(ctx: PluginContext, intervalNanos: Long) extends StepListener {
-  private var last = Long.MinValue
+  private var last = 0L
+  private var sent = false
 
   override def onStep(m: StepMetrics): Unit = {
     val lastStep = m.step + 1 == m.totalSteps
-    if (lastStep || m.elapsedNanos - last >= intervalNanos) {
+    if (lastStep || !sent || m.elapsedNanos - last >= intervalNanos) {
+      sent = true
       last = m.elapsedNanos
       ctx.send(Progress(m.epoch, m.step + 1, m.totalSteps, m.loss, m.samplesPerSecond, m.inputWaitFraction,
         m.deviceIdleFraction, m.elapsedNanos))
@@ -58,6 +60,7 @@ private[spark] final class BiosExecutorPlugin extends ExecutorPlugin with Loggin
 /** What the driver plugin has heard, for the driver's code (one plugin per driver JVM). */
 private[spark] object DriverProgress {
   val latest = new AtomicReference[Progress]()
+  val received = new java.util.concurrent.atomic.AtomicLong()
   val executors = new java.util.concurrent.ConcurrentHashMap[String, String]()
 }
 
@@ -95,6 +98,7 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
     message match {
       case p: Progress =>
         latest.set(p)
+        DriverProgress.received.incrementAndGet()
         if (p.step == p.totalSteps) printLine()
       case ExecutorReady(id, version) =>
         DriverProgress.executors.put(id, version)
