@@ -118,7 +118,7 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
         f"${p.samplesPerSecond}%.0f samples/s input-wait ${100 * p.inputWaitFraction}%.1f%% " +
         f"device-idle ${100 * p.deviceIdleFraction}%.1f%% ETA ${eta}%.0fs"
       System.out.println(line) // notebooks and spark-submit consoles show stdout
-      logInfo(line)
+      logDebug(line)
     }
   }
 
