@@ -12,6 +12,7 @@ import scala.jdk.CollectionConverters._
  * @param pinnedDevices the device list its TensorFlow session was configured to see
  *     (`gpu_options.visible_device_list`; empty: CPU only)
  * @param records rows in its shard
+ * @param spilledRecords rows of its shard kept on local disk (past `spark.bios.cacheMemory`)
  * @param samplesPerSecond samples per second across all workers, as this worker saw them
  * @param stageMillis per-step cost of each stage, milliseconds
  * @param deviceIdleFraction share of wall time its device ran no compute or apply
@@ -26,6 +27,7 @@ case class WorkerSummary(
     gpu: Option[String],
     pinnedDevices: String,
     records: Int,
+    spilledRecords: Int,
     samplesPerSecond: Double,
     stageMillis: Map[String, Double],
     deviceIdleFraction: Double,
@@ -57,8 +59,9 @@ case class TrainingSummary(
 }
 
 private[spark] object WorkerSummary {
-  def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, r: TrainingReport): WorkerSummary =
-    WorkerSummary(rank, gpu, pinned, records, r.samplesPerSecond(),
+  def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, spilled: Int,
+      r: TrainingReport): WorkerSummary =
+    WorkerSummary(rank, gpu, pinned, records, spilled, r.samplesPerSecond(),
       Stage.values().map(s => s.name().toLowerCase -> r.stageMillis(s)).toMap,
       r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth(), r.stepMedianNanos() / 1e6, r.ceiling(), r.firstStep())
 }

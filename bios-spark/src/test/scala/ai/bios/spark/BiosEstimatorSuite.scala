@@ -72,6 +72,17 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     }
   }
 
+  test("a shard past spark.bios.cacheMemory spills to local disk and trains bitwise the same") {
+    val data = hyperplane(900, 12)
+    val inMemory = estimator().setEpochs(2).fit(data)
+    assert(inMemory.summary.workers.forall(_.spilledRecords == 0))
+    spark.sparkContext.setLocalProperty("spark.bios.cacheMemory", "2k") // ~70 rows of 7 floats
+    val spilled = try estimator().setEpochs(2).fit(data)
+    finally spark.sparkContext.setLocalProperty("spark.bios.cacheMemory", null)
+    assert(spilled.summary.workers.forall(w => w.spilledRecords > 300), spilled.summary.workers.map(_.spilledRecords))
+    assert(spilled.getWeights.sameElements(inMemory.getWeights))
+  }
+
   test("uneven and empty partitions: every row is used once per epoch, no hang") {
     val df = hyperplane(301, 4, partitions = 7).repartition(5)
     val model = estimator(workers = 2).setBatchSize(10).setEpochs(1).fit(df)

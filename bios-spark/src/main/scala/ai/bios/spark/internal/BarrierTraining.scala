@@ -7,6 +7,7 @@ import ai.bios.tf.exec.{DataPlan, StepListener, StepLoop, TrainingConfig}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
+import org.apache.spark.ml.bios.SparkInternals
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{DataFrame, Row}
 
@@ -35,7 +36,8 @@ private[spark] object BarrierTraining extends Logging {
       chunkFloats: Int,
       checkpoints: Option[HadoopCheckpointStore],
       faultAt: Option[FaultInjection.Fault],
-      encrypt: Boolean) {
+      encrypt: Boolean,
+      cacheMemoryBytes: Long) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }
 
@@ -70,9 +72,14 @@ private[spark] object BarrierTraining extends Logging {
     val rank = ctx.partitionId()
     val workers = ctx.getTaskInfos().length
     val gpu = Option(ctx.resources()).flatMap(_.get("gpu")).flatMap(_.addresses.headOption)
-    val cache = PartitionCache.build(rows, job.decoder, job.featureSize, job.labelWidth)
+    val cache = PartitionCache.build(rows, job.decoder, job.featureSize, job.labelWidth, job.cacheMemoryBytes,
+      () => SparkInternals.localTempDir())
     val host = ctx.getTaskInfos()(rank).address.split(":").head
-    val listener = RingCollective.listen(host)
+    val listener = try RingCollective.listen(host) catch {
+      case e: Throwable =>
+        cache.close()
+        throw e
+    }
     try {
       val me = listener.address()
       // Rank 0 picks the checkpoint to resume from (after a stage retry, or a rerun with the same
@@ -109,7 +116,7 @@ private[spark] object BarrierTraining extends Logging {
           val report = loop.run()
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
-              cache.size, report), System.nanoTime() - t0)
+              cache.size, cache.size - cache.rowsInMemory, report), System.nanoTime() - t0)
         } finally {
           model.close()
         }
@@ -117,7 +124,7 @@ private[spark] object BarrierTraining extends Logging {
         ring.close()
       }
     } finally {
-      listener.close()
+      try listener.close() finally cache.close()
     }
   }
 

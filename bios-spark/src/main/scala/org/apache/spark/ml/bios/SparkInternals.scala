@@ -15,6 +15,11 @@ object SparkInternals {
   def maxConcurrentTasks(sc: SparkContext): Int =
     sc.maxNumConcurrentTasks(sc.resourceProfileManager.defaultResourceProfile)
 
+  /** A directory for task scratch files: one of the executor's local dirs (spark.local.dir). */
+  def localTempDir(): java.io.File =
+    Option(org.apache.spark.SparkEnv.get).map(_.blockManager.diskBlockManager.localDirs.head)
+      .getOrElse(new java.io.File(System.getProperty("java.io.tmpdir")))
+
   def saveMetadata(instance: Params, path: String, sc: SparkContext, extra: JObject): Unit =
     DefaultParamsWriter.saveMetadata(instance, path, sc, Some(extra), None)
 
