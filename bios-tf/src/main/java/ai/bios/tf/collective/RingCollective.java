@@ -70,8 +70,8 @@ public final class RingCollective implements Collective {
   private final Selector writeSelector;
   private final ByteBuffer recvBuf;
   private final ByteBuffer sendBuf;
-  private final Seal sendSeal; // AES-GCM per direction when encrypting, else null
-  private final Seal recvSeal;
+  private final FrameSeal sendSeal; // AES-GCM per direction when encrypting, else null
+  private final FrameSeal recvSeal;
   private final FloatBuffer recvFloats; // full-capacity views, made once
   private final float[] scratch;
   private final FloatBuffer sendFloats;
@@ -102,8 +102,8 @@ public final class RingCollective implements Collective {
     int bytes = Math.max(chunkFloats * 4, 8 * 64);
     this.recvBuf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
     this.sendBuf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
-    this.sendSeal = sendKey == null ? null : new Seal(sendKey, bytes);
-    this.recvSeal = recvKey == null ? null : new Seal(recvKey, bytes);
+    this.sendSeal = sendKey == null ? null : new FrameSeal(sendKey, bytes);
+    this.recvSeal = recvKey == null ? null : new FrameSeal(recvKey, bytes);
     this.recvFloats = recvBuf.asFloatBuffer();
     this.scratch = new float[bytes / 4];
     this.sendFloats = sendBuf.asFloatBuffer();
@@ -658,7 +658,7 @@ public final class RingCollective implements Collective {
     int magic = header.getInt();
     int seq = header.getInt();
     int bytes = header.getInt();
-    int wireBytes = expectedBytes + (recvSeal == null ? 0 : Seal.TAG);
+    int wireBytes = expectedBytes + (recvSeal == null ? 0 : FrameSeal.TAG);
     if (magic != FRAME_MAGIC || seq != expectedSeq || bytes != wireBytes) {
       throw new IOException("malformed frame from rank " + prevRank + ": magic " + Integer.toHexString(magic)
           + ", sequence " + seq + " (expected " + expectedSeq + "), " + bytes + " bytes (expected "
@@ -681,7 +681,7 @@ public final class RingCollective implements Collective {
   private void writeFrame(int seq, ByteBuffer payload, long deadline, String what) throws IOException {
     int plain = payload.remaining();
     sendHeader.clear();
-    sendHeader.putInt(FRAME_MAGIC).putInt(seq).putInt(plain + (sendSeal == null ? 0 : Seal.TAG)).flip();
+    sendHeader.putInt(FRAME_MAGIC).putInt(seq).putInt(plain + (sendSeal == null ? 0 : FrameSeal.TAG)).flip();
     if (sendSeal == null) {
       writeFully(toNext, writeSelector, sendHeader, deadline, rank, nextRank, what);
       writeFully(toNext, writeSelector, payload, deadline, rank, nextRank, what);
@@ -690,52 +690,6 @@ public final class RingCollective implements Collective {
       sendHeader.rewind();
       writeFully(toNext, writeSelector, sendHeader, deadline, rank, nextRank, what);
       writeFully(toNext, writeSelector, sealed, deadline, rank, nextRank, what);
-    }
-  }
-
-  /** AES-256-GCM for one direction of one connection. */
-  private static final class Seal {
-    static final int TAG = 16;
-    final ByteBuffer wire;
-    private final javax.crypto.Cipher cipher;
-    private final SecretKeySpec key;
-    private final byte[] iv = new byte[12];
-
-    Seal(byte[] key, int maxPayload) {
-      this.key = new SecretKeySpec(key, "AES");
-      this.wire = ByteBuffer.allocateDirect(maxPayload + TAG);
-      try {
-        this.cipher = javax.crypto.Cipher.getInstance("AES/GCM/NoPadding");
-      } catch (GeneralSecurityException e) {
-        throw new IllegalStateException("AES/GCM unavailable", e);
-      }
-    }
-
-    private javax.crypto.spec.GCMParameterSpec iv(int seq) {
-      ByteBuffer.wrap(iv).putInt(0, 0).putLong(4, seq & 0xFFFFFFFFL);
-      return new javax.crypto.spec.GCMParameterSpec(TAG * 8, iv);
-    }
-
-    ByteBuffer seal(int seq, ByteBuffer header, ByteBuffer payload) throws IOException {
-      try {
-        cipher.init(javax.crypto.Cipher.ENCRYPT_MODE, key, iv(seq));
-        cipher.updateAAD(header.duplicate());
-        wire.clear();
-        cipher.doFinal(payload, wire);
-        return wire.flip();
-      } catch (GeneralSecurityException e) {
-        throw new IOException("encrypting frame " + seq + " failed: " + e, e);
-      }
-    }
-
-    void open(int seq, ByteBuffer header, ByteBuffer sealed, ByteBuffer out, int peer) throws IOException {
-      try {
-        cipher.init(javax.crypto.Cipher.DECRYPT_MODE, key, iv(seq));
-        cipher.updateAAD(header);
-        cipher.doFinal(sealed, out);
-      } catch (GeneralSecurityException e) {
-        throw new IOException("frame " + seq + " from rank " + peer + " failed authentication (altered or forged)", e);
-      }
     }
   }
 
