@@ -50,6 +50,7 @@ public final class Soak {
       report("start", 0, rssStart);
       long rssWarm = -1;
       long done = 0;
+      boolean middlePrinted = false;
       while (done < steps) {
         long until = Math.min(steps, done + segment);
         TrainingConfig config = TrainingConfig.builder().mode(ExecutionMode.EFFICIENT).prefetchDepth(4)
@@ -63,8 +64,9 @@ public final class Soak {
         if (rssWarm < 0) {
           rssWarm = rssKb(); // after the first segment: TF, JIT and pools are warm
         }
-        if (done == steps / 2 / segment * segment || (done >= steps / 2 && done - segment < steps / 2)) {
+        if (!middlePrinted && done >= steps / 2) {
           report("middle", done, rssKb());
+          middlePrinted = true;
         }
       }
       long rssEnd = rssKb();
