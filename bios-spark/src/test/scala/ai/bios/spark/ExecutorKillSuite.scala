@@ -47,6 +47,9 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
   private def estimator(dir: String) = new BiosEstimator()
     .setModelSpec(ModelSpec.builder(4).dense(8, Activation.TANH).dense(2, Activation.NONE).seed(2).build())
     .setNumWorkers(2).setBatchSize(32).setEpochs(2).setLearningRate(0.01).setSeed(5)
+    // SIMPLE: the fault hook runs on the training loop, so rank 1 stops exactly at step 17 (in
+    // EFFICIENT it runs on the reporter thread and the loop may run on; StageRetrySuite covers both).
+    .setExecutionMode("simple")
     .setCheckpointDir(dir).setCheckpointInterval(5)
 
   test("SIGKILL of an executor mid-training: a new executor joins, the stage resumes, the result is bitwise equal") {
@@ -79,11 +82,7 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
       case Right(m) => m
       case Left(t) => fail("the fit did not recover from the lost executor", t)
     }
-    // Rank 1 stops in its (asynchronous) reporter at step 17; its training thread may still finish
-    // a few steps, so the newest checkpoint is 15 or a little later: any of them, the same for all.
-    val resumed = killed.summary.workers.map(_.resumedFrom).distinct
-    assert(resumed.size == 1 && resumed.head >= 15 && resumed.head % 5 == 0 && resumed.head < killed.summary.steps,
-      s"all workers resumed from one checkpoint taken around the kill: $resumed")
+    assert(killed.summary.workers.forall(_.resumedFrom == 15), killed.summary.workers.map(_.resumedFrom))
     assert(killed.getWeights.sameElements(clean.getWeights), "bitwise equal to the uninterrupted run")
     assert(killed.summary.lossHistory.sameElements(clean.summary.lossHistory))
   }

@@ -58,8 +58,11 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
       val clean = fit(mode, new java.io.File(scratch, s"clean-$mode").toURI.toString, None)
       assert(clean.summary.workers.forall(_.resumedFrom == 0))
       val faulted = fit(mode, new java.io.File(scratch, s"faulted-$mode").toURI.toString, Some("1:12"))
-      assert(faulted.summary.workers.forall(_.resumedFrom == 10),
-        s"the retried stage resumed at ${faulted.summary.workers.map(_.resumedFrom)}")
+      // SIMPLE fails right at step 12, so the newest checkpoint is step 10. In EFFICIENT the hook runs
+      // on the reporter thread and the loop notices at its next report: it may have passed step 15.
+      val resumed = faulted.summary.workers.map(_.resumedFrom).distinct
+      val expected = if (mode == "simple") Set(10L) else Set(10L, 15L)
+      assert(resumed.size == 1 && expected.contains(resumed.head), s"the retried stage resumed at $resumed")
       assert(faulted.getWeights.sameElements(clean.getWeights), "final weights equal the uninterrupted run's")
       assert(faulted.summary.lossHistory.sameElements(clean.summary.lossHistory))
     }
