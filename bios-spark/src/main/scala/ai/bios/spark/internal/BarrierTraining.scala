@@ -43,7 +43,7 @@ private[spark] object BarrierTraining extends Logging {
 
   /** What each task sends back; rank 0 carries the weights. */
   final case class WorkerResult(
-      rank: Int, weights: Array[Float], losses: Array[Double], summary: WorkerSummary, wallNanos: Long)
+      rank: Int, weights: Array[Float], losses: Array[Double], summary: WorkerSummary)
 
   /**
    * Shards the rows deterministically into `workers` partitions: each row is keyed by (input
@@ -105,7 +105,6 @@ private[spark] object BarrierTraining extends Logging {
       try {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
         try {
-          val t0 = System.nanoTime()
           val loop = new StepLoop(model, cache, job.config)
             .collective(ring)
             .stepsPerEpoch(steps)
@@ -116,7 +115,7 @@ private[spark] object BarrierTraining extends Logging {
           val report = loop.run()
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
-              cache.size, cache.size - cache.rowsInMemory, report), System.nanoTime() - t0)
+              cache.size, cache.size - cache.rowsInMemory, report))
         } finally {
           model.close()
         }
