@@ -130,6 +130,15 @@ public final class AdultPipeline {
     return new Result(accuracy, seconds, "mllib-mlp", spark.sparkContext().defaultParallelism(), maxIter, Double.NaN);
   }
 
+  /** The embedded Spark settings the Adult examples share. */
+  static SparkSession.Builder localSpark(String appName, String master) {
+    return SparkSession.builder().appName(appName).master(master)
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.barrier.sync.timeout", "3600s") // bounds the workers' rendezvous
+        .config("spark.sql.debug.maxToStringFields", "200");
+  }
+
   public static void main(String[] args) {
     Args a = new Args(args);
     String mode = a.get("mode", "efficient");
@@ -139,12 +148,7 @@ public final class AdultPipeline {
     String data = a.get("data", "examples/data/adult");
     boolean baseline = Boolean.parseBoolean(a.get("compare-mllib", "false"));
     a.requireConsumed();
-    SparkSession spark = SparkSession.builder().appName("Bios AdultPipeline").master(master)
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.barrier.sync.timeout", "3600s")
-        .config("spark.sql.debug.maxToStringFields", "200")
-        .getOrCreate();
+    SparkSession spark = localSpark("Bios AdultPipeline", master).getOrCreate();
     try {
       if (baseline) {
         Result m = mllibBaseline(spark, data, 100);

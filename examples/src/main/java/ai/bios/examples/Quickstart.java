@@ -19,15 +19,9 @@ public final class Quickstart {
     int workers = Integer.parseInt(a.get("workers", "2"));
     int epochs = Integer.parseInt(a.get("epochs", "8"));
     a.requireConsumed();
-    SparkSession spark = SparkSession.builder()
-        .appName("Bios quickstart")
-        .master("local[" + Math.max(2, workers) + "]")
+    SparkSession spark = AdultPipeline.localSpark("Bios quickstart", "local[" + Math.max(2, workers) + "]")
         .config("spark.plugins", "ai.bios.spark.BiosPlugin")
         .config("spark.bios.progressInterval", "1s")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.barrier.sync.timeout", "3600s")
-        .config("spark.sql.debug.maxToStringFields", "200")
         .getOrCreate();
     try {
       System.out.printf(Locale.ROOT, "Training on the Adult census data: %d barrier workers, %s mode, %d epochs%n",
