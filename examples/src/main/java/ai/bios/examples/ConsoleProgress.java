@@ -23,6 +23,11 @@ final class ConsoleProgress implements StepListener {
       return;
     }
     lastPrint = m.elapsedNanos();
+    if (m.totalSteps() < 0) { // a streamed first epoch: its length is not known yet
+      out.printf(Locale.ROOT, "epoch 1  step %d/?  loss %.4f  %.0f samples/s%n",
+          m.step() + 1, m.loss(), m.samplesPerSecond());
+      return;
+    }
     double done = (m.step() + 1) / (double) m.totalSteps();
     double etaSeconds = m.elapsedNanos() / 1e9 * (1 - done) / Math.max(done, 1e-9);
     out.printf(Locale.ROOT, "epoch %d  step %d/%d  loss %.4f  %.0f samples/s  ETA %.0fs%n",

@@ -5,38 +5,79 @@ import ai.bios.tf.input.BatchAssembler;
 import ai.bios.tf.input.PrefetchQueue;
 import ai.bios.tf.input.RecordSource;
 import java.util.Optional;
+import java.util.function.IntFunction;
+import java.util.function.IntToLongFunction;
 
 /**
- * Builds the batches of steps {@code [next, end)} in order, timing each as the INPUT stage. Runs
- * on the feeder thread in EFFICIENT mode and on the training loop in SIMPLE mode.
+ * Builds the batches of steps {@code first, first + 1, ...} in order until the run's last step,
+ * timing each as the INPUT stage. Runs on the feeder thread in EFFICIENT mode and on the training
+ * loop in SIMPLE mode.
+ *
+ * <p>With a complete source every step follows the {@link DataPlan}. With a streamed first epoch
+ * ({@code streamed != null}) the steps of that epoch take records as they arrive; the plan for the
+ * later epochs is made once the workers have agreed where the first one ended.
  */
 final class BatchProducer implements PrefetchQueue.Producer<Batch> {
   private final RecordSource source;
   private final BatchAssembler assembler;
-  private final DataPlan plan;
   private final StepTimeline timeline;
-  private final long end;
+  private final StreamedEpoch streamed;
+  private final IntFunction<DataPlan> planFor;
+  private final IntToLongFunction totalFor;
+  private final long maxSteps;
+  private final int[] indices;
+  private DataPlan plan;
   private long next;
 
-  BatchProducer(RecordSource source, BatchAssembler assembler, DataPlan plan, StepTimeline timeline,
-      long first, long end) {
+  /**
+   * @param planFor the data plan for a number of steps per epoch
+   * @param totalFor the run's step count for a number of steps per epoch
+   * @param knownSteps steps per epoch, or -1 when {@code streamed} will tell
+   * @param maxSteps the step limit before the step count is known (0: none)
+   */
+  BatchProducer(RecordSource source, BatchAssembler assembler, StepTimeline timeline, StreamedEpoch streamed,
+      IntFunction<DataPlan> planFor, IntToLongFunction totalFor, int knownSteps, long maxSteps, int localBatch,
+      long first) {
     this.source = source;
     this.assembler = assembler;
-    this.plan = plan;
     this.timeline = timeline;
+    this.streamed = streamed;
+    this.planFor = planFor;
+    this.totalFor = totalFor;
+    this.maxSteps = maxSteps;
+    this.indices = streamed == null ? null : new int[localBatch];
+    this.plan = knownSteps > 0 ? planFor.apply(knownSteps) : null;
     this.next = first;
-    this.end = end;
   }
 
   @Override
-  public Optional<Batch> next() {
-    if (next >= end) {
+  public Optional<Batch> next() throws InterruptedException {
+    long step = next;
+    if (plan == null) {
+      int steps = streamed.stepsPerEpoch();
+      if (steps < 0 && streamed.ranOutBefore(step)) {
+        steps = streamed.awaitEnd(step - 1); // out of records: did the epoch end with the last step?
+      }
+      if (steps > 0) {
+        plan = planFor.apply(steps);
+      }
+    }
+    long end = plan != null ? totalFor.applyAsLong(plan.stepsPerEpoch()) : maxSteps > 0 ? maxSteps : Long.MAX_VALUE;
+    if (step >= end) {
       return Optional.empty();
     }
-    long step = next++;
+    next++;
     long t0 = System.nanoTime();
-    int epoch = plan.epochOf(step);
-    Batch batch = assembler.assemble(source, plan.order(epoch), plan.from(step), plan.to(step), epoch, step);
+    Batch batch;
+    if (plan != null) {
+      int epoch = plan.epochOf(step);
+      batch = assembler.assemble(source, plan.order(epoch), plan.from(step), plan.to(step), epoch, step);
+    } else if (streamed.ranOutBefore(step)) {
+      batch = Batch.empty(0, step); // the others still have records for this step
+    } else {
+      int n = streamed.take(step, indices);
+      batch = assembler.assemble(source, indices, 0, n, 0, step);
+    }
     timeline.record(step, Stage.INPUT, t0, System.nanoTime());
     return Optional.of(batch);
   }

@@ -16,7 +16,7 @@ final class StepExecutor {
   private final Collective collective;
   private final StepTimeline timeline;
   private final float[] gradients;
-  private final double[] stats = new double[2];
+  private final double[] stats = new double[3];
 
   StepExecutor(TrainableModel model, Collective collective, StepTimeline timeline) {
     this.model = model;
@@ -27,6 +27,14 @@ final class StepExecutor {
 
   /** Runs the step on {@code batch} and closes the batch. */
   StepResult run(Batch batch) {
+    return run(batch, false);
+  }
+
+  /**
+   * Runs the step on {@code batch} and closes the batch; {@code moreAfter} is this worker's vote
+   * that it has records for a later step, summed across workers with the loss and sample count.
+   */
+  StepResult run(Batch batch, boolean moreAfter) {
     long step = batch.step();
     long t0 = System.nanoTime();
     TrainableModel.GradientStats local;
@@ -38,6 +46,7 @@ final class StepExecutor {
 
     stats[0] = local.lossSum();
     stats[1] = local.count();
+    stats[2] = moreAfter ? 1 : 0;
     collective.allReduce(gradients, stats);
     long t2 = System.nanoTime();
     timeline.record(step, Stage.AGGREGATE, t1, t2);
@@ -55,6 +64,6 @@ final class StepExecutor {
     }
     model.applyGradients(gradients, count);
     timeline.record(step, Stage.APPLY, t2, System.nanoTime());
-    return new StepResult(step, lossSum / count, count);
+    return new StepResult(step, lossSum / count, count, stats[2] > 0);
   }
 }

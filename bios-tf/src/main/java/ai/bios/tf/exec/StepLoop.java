@@ -9,6 +9,7 @@ import ai.bios.tf.input.Batch;
 import ai.bios.tf.input.BatchAssembler;
 import ai.bios.tf.input.PrefetchQueue;
 import ai.bios.tf.input.RecordSource;
+import ai.bios.tf.input.RecordStream;
 import ai.bios.tf.model.TrainableModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -110,48 +111,79 @@ public final class StepLoop {
     return this;
   }
 
-  /** The run's identity as checkpoints record it. */
-  public Checkpoint.RunIdentity identity() {
+  /** The run's identity as checkpoints record it ({@code stepsPerEpoch} -1 while a streamed first epoch runs). */
+  private Checkpoint.RunIdentity identity(int stepsPerEpoch) {
     return new Checkpoint.RunIdentity(model.spec().toJson(), model.optimizer().toString(),
-        config.batchSize(), config.seed(), config.shuffle(), collective.size(), plan().stepsPerEpoch());
+        config.batchSize(), config.seed(), config.shuffle(), collective.size(), stepsPerEpoch);
   }
 
-  private DataPlan plan() {
+  private int localBatch() {
     int localBatch = config.localBatchSize(collective.rank(), collective.size());
     if (localBatch < 1) {
       throw new BiosException("batchSize " + config.batchSize() + " is smaller than the "
           + collective.size() + " workers; raise batchSize to at least numWorkers");
     }
-    int steps = stepsPerEpoch > 0 ? stepsPerEpoch : DataPlan.stepsFor(source.size(), localBatch);
-    return new DataPlan(source.size(), localBatch, steps, config.seed(), collective.rank(), config.shuffle());
+    return localBatch;
   }
 
-  /** Trains until the last epoch (or {@code maxSteps}) and reports. */
+  private DataPlan planFor(int steps) {
+    return new DataPlan(source.size(), localBatch(), steps, config.seed(), collective.rank(), config.shuffle());
+  }
+
+  /** The run's step count for {@code steps} per epoch. */
+  private long totalFor(int steps) {
+    long total = (long) steps * config.epochs();
+    return config.maxSteps() > 0 ? Math.min(total, config.maxSteps()) : total;
+  }
+
+  /** The step the run ends before, as far as known: {@code stepsPerEpoch} -1 means not known yet. */
+  private long endFor(int stepsPerEpoch) {
+    return stepsPerEpoch > 0 ? totalFor(stepsPerEpoch)
+        : config.maxSteps() > 0 ? config.maxSteps() : Long.MAX_VALUE;
+  }
+
+  /**
+   * Trains until the last epoch (or {@code maxSteps}) and reports. A {@link RecordStream} source
+   * trains its first epoch on records as they arrive (see {@link StreamedEpoch}).
+   */
   public TrainingReport run() {
     if (used) {
       throw new IllegalStateException("a StepLoop runs once; build a new one");
     }
     used = true;
-    DataPlan plan = plan();
-    if (plan.stepsPerEpoch() == 0) {
-      throw new BiosException("no training data: the record source is empty on every worker; "
-          + "check the input (an empty DataFrame or a filter that drops every row)");
+    int localBatch = localBatch();
+    StreamedEpoch streamed = null;
+    int known;
+    if (source instanceof RecordStream stream) {
+      if (stepsPerEpoch > 0) {
+        throw new IllegalStateException("stepsPerEpoch is agreed while a RecordStream's first epoch runs; "
+            + "do not set it");
+      }
+      streamed = new StreamedEpoch(stream, localBatch, config.shuffle() ? config.shuffleWindow() : 1,
+          config.seed(), collective.rank(), config.inputTimeout());
+      known = -1;
+    } else {
+      known = stepsPerEpoch > 0 ? stepsPerEpoch : DataPlan.stepsFor(source.size(), localBatch);
+      if (known == 0) {
+        throw new BiosException("no training data: the record source is empty on every worker; "
+            + "check the input (an empty DataFrame or a filter that drops every row)");
+      }
     }
-    long total = (long) plan.stepsPerEpoch() * config.epochs();
-    if (config.maxSteps() > 0) {
-      total = Math.min(total, config.maxSteps());
+    Losses losses = new Losses();
+    long first = resume(losses, streamed, known);
+    if (streamed != null && streamed.stepsPerEpoch() > 0) {
+      known = streamed.stepsPerEpoch();
     }
-    double[] losses = new double[(int) total];
-    Checkpoint.RunIdentity id = identity();
-    long first = resume(losses, id);
-    if (total - first > Integer.MAX_VALUE / Stage.values().length) {
-      throw new BiosException("run of " + (total - first) + " steps is too long for one loop");
+    long end = endFor(known);
+    int bound = (int) Math.min(Integer.MAX_VALUE / Stage.values().length, end - first);
+    if (end - first > bound && known > 0) {
+      throw new BiosException("run of " + (end - first) + " steps is too long for one loop");
     }
-    StepTimeline timeline = new StepTimeline(first, (int) (total - first));
-    long[] loopStart = new long[(int) (total - first)];
-    long[] loopEnd = new long[(int) (total - first)];
+    StepTimeline timeline = new StepTimeline(first, bound);
+    Longs loopStart = new Longs();
+    Longs loopEnd = new Longs();
+    Longs accounted = new Longs(); // time of named stages on the loop thread
     boolean efficient = config.mode() == ExecutionMode.EFFICIENT;
-    long[] accounted = new long[(int) (total - first)]; // time of named stages on the loop thread
     Stage[] loopStages = efficient
         ? new Stage[] {Stage.INPUT_WAIT, Stage.COMPUTE, Stage.AGGREGATE, Stage.APPLY}
         : new Stage[] {Stage.INPUT, Stage.COMPUTE, Stage.AGGREGATE, Stage.APPLY, Stage.REPORT, Stage.CHECKPOINT};
@@ -163,65 +195,77 @@ public final class StepLoop {
     long waitedSoFar = 0;
     long busySoFar = 0;
     int depth = 0;
-    try (BatchAssembler assembler = new BatchAssembler(model.spec(), plan.localBatch());
-        Input input = efficient
-            ? new QueuedInput(new BatchProducer(source, assembler, plan, timeline, first, total),
-                assembler.batchBytes(), timeline)
-            : new DirectInput(new BatchProducer(source, assembler, plan, timeline, first, total));
-        Reporter reporter = efficient ? new AsyncReporter(timeline) : new InlineReporter(timeline);
-        Checkpointer checkpointer = store == null || !writeCheckpoints ? null
-            : efficient ? new BackgroundCheckpointer(timeline, reporter) : new InlineCheckpointer(timeline, reporter)) {
-      for (long step = first; step < total; step++) {
-        long begin = System.nanoTime();
-        Batch batch = input.take(step);
-        StepResult result = executor.run(batch);
-        losses[(int) step] = result.loss();
-        samples += result.samples();
-        waitedSoFar += Math.max(0, timeline.duration(step, Stage.INPUT_WAIT));
-        busySoFar += timeline.duration(step, Stage.COMPUTE) + timeline.duration(step, Stage.APPLY);
-        long now = System.nanoTime();
-        reporter.report(new StepMetrics(step, plan.epochOf(step), total, result.loss(), result.samples(),
-            now - t0, samples, waitedSoFar, busySoFar));
-        long snapshotNanos = 0;
-        if (checkpointer != null && config.checkpointInterval() > 0
-            && ((step + 1) % config.checkpointInterval() == 0 || step + 1 == total)) {
-          long s0 = System.nanoTime();
-          Checkpoint snapshot = snapshot(id, step + 1, losses);
-          snapshotNanos = efficient ? System.nanoTime() - s0 : 0; // SIMPLE times it as CHECKPOINT
-          checkpointer.checkpoint(step, snapshot);
+    long step = first;
+    try (BatchAssembler assembler = new BatchAssembler(model.spec(), localBatch)) {
+      BatchProducer producer = new BatchProducer(source, assembler, timeline, streamed, this::planFor,
+          this::totalFor, known, config.maxSteps(), localBatch, first);
+      try (Input input = efficient ? new QueuedInput(producer, assembler.batchBytes(), timeline)
+              : new DirectInput(producer);
+          Reporter reporter = efficient ? new AsyncReporter(timeline) : new InlineReporter(timeline);
+          Checkpointer checkpointer = store == null || !writeCheckpoints ? null
+              : efficient ? new BackgroundCheckpointer(timeline, reporter) : new InlineCheckpointer(timeline, reporter)) {
+        for (; step < endFor(known); step++) {
+          long begin = System.nanoTime();
+          Batch batch = input.take(step);
+          StepResult result = executor.run(batch, known < 0 && streamed.moreAfter(step));
+          if (known < 0) {
+            streamed.decide(step, result.anyMore());
+            known = streamed.stepsPerEpoch();
+          }
+          losses.set(step, result.loss());
+          samples += result.samples();
+          waitedSoFar += Math.max(0, timeline.duration(step, Stage.INPUT_WAIT));
+          busySoFar += timeline.duration(step, Stage.COMPUTE) + timeline.duration(step, Stage.APPLY);
+          long now = System.nanoTime();
+          reporter.report(new StepMetrics(step, known > 0 ? (int) (step / known) : 0, known > 0 ? totalFor(known) : -1,
+              result.loss(), result.samples(), now - t0, samples, waitedSoFar, busySoFar));
+          long snapshotNanos = 0;
+          if (checkpointer != null && config.checkpointInterval() > 0
+              && ((step + 1) % config.checkpointInterval() == 0 || step + 1 == endFor(known))) {
+            long s0 = System.nanoTime();
+            Checkpoint snapshot = snapshot(identity(known), step + 1, losses);
+            snapshotNanos = efficient ? System.nanoTime() - s0 : 0; // SIMPLE times it as CHECKPOINT
+            checkpointer.checkpoint(step, snapshot);
+          }
+          loopStart.add(begin);
+          loopEnd.add(System.nanoTime());
+          long named = snapshotNanos;
+          for (Stage stage : loopStages) {
+            named += Math.max(0, timeline.duration(step, stage));
+          }
+          accounted.add(named);
         }
-        int i = (int) (step - first);
-        loopStart[i] = begin;
-        loopEnd[i] = System.nanoTime();
-        accounted[i] = snapshotNanos;
-        for (Stage stage : loopStages) {
-          accounted[i] += Math.max(0, timeline.duration(step, stage));
+        if (checkpointer != null) {
+          checkpointer.finish();
         }
+        reporter.finish();
+        inputWait = input.waitNanos();
+        depth = input.depth();
       }
-      if (checkpointer != null) {
-        checkpointer.finish();
-      }
-      reporter.finish();
-      inputWait = input.waitNanos();
-      depth = input.depth();
     }
     long wall = System.nanoTime() - t0;
-    int n = (int) (total - first);
+    int n = (int) (step - first);
     long[] iterations = new long[n];
     long[] overhead = new long[n];
     for (int i = 0; i < n; i++) {
-      iterations[i] = loopEnd[i] - loopStart[i];
-      overhead[i] = Math.max(0, iterations[i] - accounted[i]);
+      iterations[i] = loopEnd.get(i) - loopStart.get(i);
+      overhead[i] = Math.max(0, iterations[i] - accounted.get(i));
     }
     if (!efficient) {
       inputWait = 0; // in SIMPLE the loop builds batches itself: that is INPUT, not waiting
     }
-    return new TrainingReport(config.mode(), depth, first, n, samples, wall, losses,
+    return new TrainingReport(config.mode(), depth, first, n, samples, wall, losses.upTo(step),
         timeline.perStepCost(0, n), StepTimeline.median(iterations), StepTimeline.median(overhead),
         timeline.total(Stage.COMPUTE, n) + timeline.total(Stage.APPLY, n), inputWait, timeline);
   }
 
-  private long resume(double[] losses, Checkpoint.RunIdentity id) {
+  /**
+   * Loads the checkpoint to resume from, if any, and positions a streamed first epoch: mid-epoch it
+   * replays the arrivals of the steps already taken; past it, it reads the whole stream and checks
+   * with the other workers that the data still makes the checkpoint's number of steps per epoch.
+   * Returns the first step to run.
+   */
+  private long resume(Losses losses, StreamedEpoch streamed, int known) {
     if (store == null || resumeFrom == 0) {
       return 0;
     }
@@ -238,20 +282,77 @@ public final class StepLoop {
       return 0;
     }
     Checkpoint c = latest.get();
-    c.requireCompatible(id, store.location() + " (step " + c.nextStep() + ")");
-    if (c.nextStep() > losses.length) {
+    String where = store.location() + " (step " + c.nextStep() + ")";
+    c.requireCompatible(identity(known), where);
+    int steps = c.identity().stepsPerEpoch();
+    if (streamed != null) {
+      if (steps > 0 && c.nextStep() >= steps) {
+        int mine = streamed.drain();
+        double[] agree = {mine == steps ? 1 : 0, mine > steps ? 1 : 0};
+        collective.allReduceStats(agree);
+        if (agree[0] < 1 || agree[1] > 0) {
+          throw new BiosException("checkpoint " + where + " was trained with " + steps + " steps per epoch, but "
+              + "the training data now makes " + (agree[1] > 0 ? "more" : "fewer") + " (this worker: " + mine
+              + "): the data changed; train on the same data to resume, or point checkpointDir at an empty directory");
+        }
+        streamed.known(steps);
+      } else {
+        streamed.skip(c.nextStep());
+      }
+    }
+    long end = endFor(steps > 0 ? steps : known);
+    if (c.nextStep() > end) {
       throw new BiosException("checkpoint in " + store.location() + " is at step " + c.nextStep()
-          + ", past this run's " + losses.length + " steps; raise epochs or use another checkpointDir");
+          + ", past this run's " + end + " steps; raise epochs or use another checkpointDir");
     }
     model.importWeights(c.weights());
     model.importOptimizerState(c.optimizerState(), c.appliedSteps());
-    System.arraycopy(c.lossHistory(), 0, losses, 0, c.lossHistory().length);
+    double[] history = c.lossHistory();
+    for (int i = 0; i < history.length; i++) {
+      losses.set(i, history[i]);
+    }
     return c.nextStep();
   }
 
-  private Checkpoint snapshot(Checkpoint.RunIdentity id, long nextStep, double[] losses) {
+  private Checkpoint snapshot(Checkpoint.RunIdentity id, long nextStep, Losses losses) {
     return new Checkpoint(id, nextStep, model.appliedSteps(), model.exportWeights(),
-        model.exportOptimizerState(), Arrays.copyOf(losses, (int) nextStep));
+        model.exportOptimizerState(), losses.upTo(nextStep));
+  }
+
+  /** The loss of every step so far; grows on the loop thread. */
+  private static final class Losses {
+    private double[] values = new double[1024];
+
+    void set(long step, double loss) {
+      if (step >= values.length) {
+        if (step >= Integer.MAX_VALUE - 8) {
+          throw new BiosException("run of " + step + " steps is too long for one loop");
+        }
+        values = Arrays.copyOf(values, (int) Math.max(step + 1, Math.min(Integer.MAX_VALUE - 8L, 2L * values.length)));
+      }
+      values[(int) step] = loss;
+    }
+
+    double[] upTo(long steps) {
+      return Arrays.copyOf(values, (int) steps);
+    }
+  }
+
+  /** A growing list of longs, on the loop thread. */
+  private static final class Longs {
+    private long[] values = new long[1024];
+    private int size;
+
+    void add(long v) {
+      if (size == values.length) {
+        values = Arrays.copyOf(values, values.length * 2);
+      }
+      values[size++] = v;
+    }
+
+    long get(int i) {
+      return values[i];
+    }
   }
 
   // ---- input --------------------------------------------------------------------------------
@@ -277,7 +378,12 @@ public final class StepLoop {
 
     @Override
     public Batch take(long step) {
-      return producer.next().orElseThrow(() -> new IllegalStateException("no batch for step " + step));
+      try {
+        return producer.next().orElseThrow(() -> new IllegalStateException("no batch for step " + step));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new BiosException("interrupted while building the batch of step " + step, e);
+      }
     }
 
     @Override

@@ -6,7 +6,8 @@ package ai.bios.tf.exec;
  *
  * @param step global step, 0-based
  * @param epoch epoch, 0-based
- * @param totalSteps steps in the whole run
+ * @param totalSteps steps in the whole run, or -1 while a streamed first epoch is still running
+ *     (its length is known when it ends)
  * @param loss mean loss over the step's samples on all workers
  * @param samples samples the step used on all workers
  * @param elapsedNanos nanoseconds since the run started

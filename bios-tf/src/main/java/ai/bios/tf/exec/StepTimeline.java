@@ -11,50 +11,86 @@ import java.util.Map;
  */
 public final class StepTimeline {
   private static final int STAGES = Stage.values().length;
+  private static final int CHUNK_STEPS = 1024;
 
   private final long firstStep;
   private final int steps;
-  private final long[] start;
-  private final long[] end;
+  private final Object grow = new Object();
+  /** Cells of steps {@code [c * CHUNK_STEPS, (c + 1) * CHUNK_STEPS)}: start then end per stage. */
+  private volatile long[][] chunks = new long[0][];
 
-  /** A timeline for steps {@code [firstStep, firstStep + steps)}. */
+  /**
+   * A timeline for steps {@code [firstStep, firstStep + steps)}; {@code steps} may be a bound
+   * (e.g. {@link Integer#MAX_VALUE} while a streamed first epoch has not told the run's length):
+   * storage grows with the steps recorded.
+   */
   public StepTimeline(long firstStep, int steps) {
     this.firstStep = firstStep;
     this.steps = steps;
-    this.start = new long[steps * STAGES];
-    this.end = new long[steps * STAGES];
   }
 
   public long firstStep() {
     return firstStep;
   }
 
-  public int steps() {
-    return steps;
-  }
-
   /** Records one stage of one step; steps outside the timeline are ignored. */
   public void record(long step, Stage stage, long startNanos, long endNanos) {
     long i = step - firstStep;
     if (i >= 0 && i < steps) {
-      int cell = (int) i * STAGES + stage.ordinal();
-      start[cell] = startNanos;
-      end[cell] = endNanos;
+      long[] chunk = chunk((int) (i / CHUNK_STEPS), true);
+      int cell = (int) (i % CHUNK_STEPS) * STAGES * 2 + stage.ordinal() * 2;
+      chunk[cell] = startNanos;
+      chunk[cell + 1] = endNanos;
     }
   }
 
   /** Nanoseconds the stage took in this step, or -1 when it did not run. */
   public long duration(long step, Stage stage) {
-    int cell = (int) (step - firstStep) * STAGES + stage.ordinal();
-    return end[cell] == 0 ? -1 : end[cell] - start[cell];
+    long end = end(step, stage);
+    return end == 0 ? -1 : end - start(step, stage);
   }
 
   public long start(long step, Stage stage) {
-    return start[(int) (step - firstStep) * STAGES + stage.ordinal()];
+    return cell(step, stage, 0);
   }
 
   public long end(long step, Stage stage) {
-    return end[(int) (step - firstStep) * STAGES + stage.ordinal()];
+    return cell(step, stage, 1);
+  }
+
+  private long cell(long step, Stage stage, int which) {
+    long i = step - firstStep;
+    if (i < 0 || i >= steps) {
+      return 0;
+    }
+    long[] chunk = chunk((int) (i / CHUNK_STEPS), false);
+    return chunk == null ? 0 : chunk[(int) (i % CHUNK_STEPS) * STAGES * 2 + stage.ordinal() * 2 + which];
+  }
+
+  /**
+   * The chunk, made on first write. Writers of different stages of one chunk share the array, so
+   * growing copies only the outer table; a cell is read after the hand-off that publishes it.
+   */
+  private long[] chunk(int c, boolean create) {
+    long[][] table = chunks;
+    if (c < table.length && table[c] != null) {
+      return table[c];
+    }
+    if (!create) {
+      return null;
+    }
+    synchronized (grow) {
+      table = chunks;
+      if (c >= table.length) {
+        table = java.util.Arrays.copyOf(table, Math.max(c + 1, table.length * 2));
+      }
+      if (table[c] == null) {
+        table = table.clone();
+        table[c] = new long[CHUNK_STEPS * STAGES * 2];
+      }
+      chunks = table;
+      return table[c];
+    }
   }
 
   /** Total nanoseconds spent in the stage over the first {@code n} steps. */

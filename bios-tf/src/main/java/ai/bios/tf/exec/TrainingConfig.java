@@ -20,6 +20,7 @@ public final class TrainingConfig implements Serializable {
   private final long maxSteps;
   private final long seed;
   private final boolean shuffle;
+  private final int shuffleWindow;
   private final int checkpointInterval;
   private final Duration inputTimeout;
 
@@ -38,6 +39,7 @@ public final class TrainingConfig implements Serializable {
     this.maxSteps = b.maxSteps;
     this.seed = b.seed;
     this.shuffle = b.shuffle;
+    this.shuffleWindow = InvalidSettingException.atLeast("shuffleWindow", b.shuffleWindow, 1);
     this.checkpointInterval = InvalidSettingException.atLeast("checkpointInterval", b.checkpointInterval, 0);
     if (b.inputTimeout == null || b.inputTimeout.isNegative() || b.inputTimeout.isZero()) {
       throw new InvalidSettingException("inputTimeout", b.inputTimeout, "must be a positive duration");
@@ -53,7 +55,7 @@ public final class TrainingConfig implements Serializable {
     return new Builder()
         .mode(mode).prefetchDepth(prefetchDepth).prefetchMemoryBytes(prefetchMemoryBytes)
         .batchSize(batchSize).epochs(epochs).maxSteps(maxSteps).seed(seed).shuffle(shuffle)
-        .checkpointInterval(checkpointInterval).inputTimeout(inputTimeout);
+        .shuffleWindow(shuffleWindow).checkpointInterval(checkpointInterval).inputTimeout(inputTimeout);
   }
 
   public ExecutionMode mode() {
@@ -96,6 +98,16 @@ public final class TrainingConfig implements Serializable {
     return shuffle;
   }
 
+  /**
+   * Records a streamed first epoch draws from at random (with {@link #shuffle()}): the first epoch
+   * of a {@link ai.bios.tf.input.RecordStream} cannot be shuffled as a whole while it is still
+   * arriving, so it takes each record from a window of the next {@code shuffleWindow} arrivals.
+   * Later epochs shuffle the whole cached shard. Costs 4 bytes per record of window.
+   */
+  public int shuffleWindow() {
+    return shuffleWindow;
+  }
+
   /** Write a checkpoint every this many steps (0: never). */
   public int checkpointInterval() {
     return checkpointInterval;
@@ -115,7 +127,7 @@ public final class TrainingConfig implements Serializable {
   public String toString() {
     return "TrainingConfig{mode=" + mode + ", prefetchDepth=" + prefetchDepth + ", batchSize=" + batchSize
         + ", epochs=" + epochs + ", maxSteps=" + maxSteps + ", seed=" + seed + ", shuffle=" + shuffle
-        + ", checkpointInterval=" + checkpointInterval + ", inputTimeout=" + inputTimeout + "}";
+        + ", shuffleWindow=" + shuffleWindow + ", checkpointInterval=" + checkpointInterval + ", inputTimeout=" + inputTimeout + "}";
   }
 
   /** Builder with the defaults: efficient mode, auto prefetch (256 MiB), batch 64, 1 epoch. */
@@ -128,6 +140,7 @@ public final class TrainingConfig implements Serializable {
     private long maxSteps;
     private long seed;
     private boolean shuffle = true;
+    private int shuffleWindow = 8192;
     private int checkpointInterval;
     private Duration inputTimeout = Duration.ofMinutes(10);
 
@@ -172,6 +185,11 @@ public final class TrainingConfig implements Serializable {
 
     public Builder shuffle(boolean v) {
       shuffle = v;
+      return this;
+    }
+
+    public Builder shuffleWindow(int v) {
+      shuffleWindow = v;
       return this;
     }
 
