@@ -135,7 +135,7 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     assert(empty.getMessage.contains("empty"), empty.getMessage)
   }
 
-  test("bad rows fail the fit with the column, row and fix") {
+  test("bad rows fail the fit before training, naming the column, input partition, row and fix") {
     val schema = StructType(Seq(StructField("features", org.apache.spark.ml.linalg.SQLDataTypes.VectorType),
       StructField("label", DoubleType)))
     def fitWith(bad: Row): Throwable = {
@@ -146,8 +146,8 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
         .find(_.isInstanceOf[ai.bios.tf.BadInputException]).getOrElse(e)
     }
     val wrongSize = fitWith(Row(Vectors.dense(1, 2, 3), 0.0))
-    assert(wrongSize.getMessage.contains("column 'features'") && wrongSize.getMessage.contains("has 3 values, expected 6"),
-      wrongSize.getMessage)
+    assert(wrongSize.getMessage.contains("column 'features', row 100 of input partition 1") &&
+      wrongSize.getMessage.contains("has 3 values, expected 6"), wrongSize.getMessage)
     val nullFeatures = fitWith(Row(null, 1.0))
     assert(nullFeatures.getMessage.contains("column 'features'") && nullFeatures.getMessage.contains("null"))
     val nan = fitWith(Row(Vectors.dense(1, 2, Double.NaN, 4, 5, 6), 1.0))

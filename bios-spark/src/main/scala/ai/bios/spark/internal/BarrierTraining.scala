@@ -3,11 +3,11 @@ package ai.bios.spark.internal
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.RingCollective
-import ai.bios.tf.exec.{DataPlan, StepListener, StepLoop, TrainingConfig}
+import ai.bios.tf.exec.{StepListener, StepLoop, TrainingConfig}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
-import org.apache.spark.ml.bios.SparkInternals
+import org.apache.spark.ml.bios.{MapOrderedShuffledRDD, SparkInternals}
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{DataFrame, Row}
 
@@ -16,8 +16,9 @@ import java.time.Duration
 import scala.jdk.CollectionConverters._
 
 /**
- * The whole training as ONE barrier stage: one task per worker, each caching its shard, meeting
- * its peers through one `allGather`, joining the gradient ring and running the engine's step loop.
+ * The whole training as ONE barrier stage: one task per worker, each meeting its peers through one
+ * `allGather`, joining the gradient ring and running the engine's step loop, which trains the first
+ * epoch on the shard's rows as they stream in (into a per-task cache) and replays the cache after.
  * The barrier stage feeds a shuffle (a ShuffleMapStage), so when a task fails Spark retries the
  * whole stage instead of failing the job.
  */
@@ -47,18 +48,27 @@ private[spark] object BarrierTraining extends Logging {
 
   /**
    * Shards the rows deterministically into `workers` partitions: each row is keyed by (input
-   * partition, position), dealt to a worker, and every worker's rows are sorted by key, so the
-   * same input gives every worker the same rows in the same order on every attempt.
+   * partition, position) and dealt to a worker; the reduce side reads map outputs in map order, so
+   * every worker gets the same rows in the same order on every attempt without sorting, and can
+   * train on its first rows while the rest arrive. Rows are checked on the map side (null, size,
+   * NaN, label range), so bad data fails the fit before training starts, naming its partition and row.
    */
-  def shard(df: DataFrame, workers: Int): RDD[Row] = {
+  def shard(df: DataFrame, workers: Int, decoder: RowDecoder): RDD[(Long, Row)] = {
     val keyed = df.rdd.mapPartitionsWithIndex { (p, rows) =>
-      rows.zipWithIndex.map { case (row, i) => ((p.toLong << 32) | i.toLong, row) }
+      val check = decoder.in(s"input partition $p of the training data")
+      val f = new Array[Float](decoder.featureSize)
+      val l = new Array[Float](decoder.labelWidth)
+      rows.zipWithIndex.map { case (row, i) =>
+        check.features(row, i, f, 0)
+        check.label(row, i, l, 0)
+        ((p.toLong << 32) | i.toLong, row)
+      }
     }
-    keyed.repartitionAndSortWithinPartitions(new ShardPartitioner(workers)).values
+    new MapOrderedShuffledRDD[Long, Row](keyed, new ShardPartitioner(workers))
   }
 
   def run(df: DataFrame, job: Job, workers: Int): Seq[WorkerResult] = {
-    val rows = shard(df, workers)
+    val rows = shard(df, workers, job.decoder)
     val results = rows.barrier().mapPartitions { it => Iterator(train(it, job)) }
       .map(r => (r.rank, r))
       .partitionBy(new HashPartitioner(1)) // the barrier stage becomes a retryable ShuffleMapStage
@@ -67,13 +77,27 @@ private[spark] object BarrierTraining extends Logging {
     results.sortBy(_.rank).toSeq
   }
 
-  private def train(rows: Iterator[Row], job: Job): WorkerResult = {
+  /** The shard's rows, checking the order the determinism rests on: keys strictly increase. */
+  private def inKeyOrder(rows: Iterator[(Long, Row)]): Iterator[Row] = {
+    var last = -1L
+    rows.map { case (key, row) =>
+      if (key <= last) {
+        throw new IllegalStateException(s"shard rows arrived out of order (key $key after $last): the " +
+          "shuffle did not keep the map side's order, so training would not be reproducible")
+      }
+      last = key
+      row
+    }
+  }
+
+  private def train(rows: Iterator[(Long, Row)], job: Job): WorkerResult = {
     val ctx = BarrierTaskContext.get()
     val rank = ctx.partitionId()
-    val workers = ctx.getTaskInfos().length
     val gpu = Option(ctx.resources()).flatMap(_.get("gpu")).flatMap(_.addresses.headOption)
-    val cache = PartitionCache.build(rows, job.decoder, job.featureSize, job.labelWidth, job.cacheMemoryBytes,
-      () => SparkInternals.localTempDir())
+    // Filled while the first epoch trains, on the feeder thread (EFFICIENT) or this one (SIMPLE).
+    val cache = new PartitionCache(inKeyOrder(rows), job.decoder.in(s"worker $rank's shard"), job.featureSize,
+      job.labelWidth, job.cacheMemoryBytes, () => SparkInternals.localTempDir(),
+      () => SparkInternals.adoptTaskContext(ctx))
     val host = ctx.getTaskInfos()(rank).address.split(":").head
     val listener = try RingCollective.listen(host) catch {
       case e: Throwable =>
@@ -86,17 +110,12 @@ private[spark] object BarrierTraining extends Logging {
       // checkpointDir), so every worker resumes from the same one even if a newer one appears.
       val resumeStep = if (rank == 0) job.checkpoints.flatMap(s => Option(s.latest().orElse(null)))
         .map(_.nextStep()).getOrElse(0L) else 0L
-      // The one rendezvous: every worker's ring address and shard size, and rank 0's resume step.
-      val gathered = ctx.allGather(s"${me.getHostString} ${me.getPort} ${cache.size} $resumeStep")
+      // The one rendezvous: every worker's ring address, and rank 0's resume step. Shard sizes are
+      // not needed: the workers agree where the streamed first epoch ends while it trains.
+      val gathered = ctx.allGather(s"${me.getHostString} ${me.getPort} $resumeStep")
       val parsed = gathered.map(_.split(" "))
-      val resumeFrom = parsed(0)(3).toLong
+      val resumeFrom = parsed(0)(2).toLong
       val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
-      val sizes = parsed.map(_(2).toInt)
-      val steps = sizes.indices.map(r =>
-        DataPlan.stepsFor(sizes(r), job.config.localBatchSize(r, workers))).max
-      if (steps == 0) {
-        throw new BiosException("every training partition is empty; the DataFrame has no rows")
-      }
       val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
@@ -107,7 +126,6 @@ private[spark] object BarrierTraining extends Logging {
         try {
           val loop = new StepLoop(model, cache, job.config)
             .collective(ring)
-            .stepsPerEpoch(steps)
             .threadPrefix(s"bios-rank$rank")
             .listener(FaultInjection.wrap(job.faultAt, rank, ctx.stageAttemptNumber(),
               if (rank == 0) progress else StepListener.NONE))

@@ -113,10 +113,12 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
     if (p != null && (p ne printed)) {
       printed = p
       val rate = p.step / math.max(1e-9, p.elapsedNanos / 1e9)
-      val eta = (p.totalSteps - p.step) / math.max(rate, 1e-9)
-      val line = f"bios: epoch ${p.epoch + 1} step ${p.step}/${p.totalSteps} loss ${p.loss}%.4f " +
+      // While the first epoch streams in its length (and so the run's) is not known yet.
+      val (total, eta) = if (p.totalSteps < 0) ("?", "after epoch 1")
+        else (p.totalSteps.toString, f"${(p.totalSteps - p.step) / math.max(rate, 1e-9)}%.0fs")
+      val line = f"bios: epoch ${p.epoch + 1} step ${p.step}/$total loss ${p.loss}%.4f " +
         f"${p.samplesPerSecond}%.0f samples/s input-wait ${100 * p.inputWaitFraction}%.1f%% " +
-        f"device-idle ${100 * p.deviceIdleFraction}%.1f%% ETA ${eta}%.0fs"
+        f"device-idle ${100 * p.deviceIdleFraction}%.1f%% ETA $eta"
       System.out.println(line) // notebooks and spark-submit consoles show stdout
       logDebug(line)
     }

@@ -8,12 +8,16 @@ import org.apache.spark.sql.types._
 
 /**
  * Reads features (and labels) out of rows into float arrays, checking every value. Errors name the
- * column, the row (its position in the task's partition) and the fix.
+ * column, the row (its position in the partition `where` names) and the fix.
  */
 private[spark] final class RowDecoder(
-    featuresCol: String, featuresIndex: Int, featureSize: Int,
-    labelCol: String, labelIndex: Int, labelWidth: Int, where: String,
+    featuresCol: String, featuresIndex: Int, val featureSize: Int,
+    labelCol: String, labelIndex: Int, val labelWidth: Int, where: String,
     loss: Loss = Loss.MEAN_SQUARED_ERROR, outputs: Int = 1) extends Serializable {
+
+  /** The same decoder, naming `rowsOf` (e.g. "input partition 3 of the training data") in its errors. */
+  def in(rowsOf: String): RowDecoder = new RowDecoder(featuresCol, featuresIndex, featureSize, labelCol, labelIndex,
+    labelWidth, rowsOf, loss, outputs)
 
   def features(row: Row, rowNumber: Long, out: Array[Float], at: Int): Unit = {
     if (row.isNullAt(featuresIndex)) {

@@ -20,6 +20,13 @@ object SparkInternals {
     Option(org.apache.spark.SparkEnv.get).map(_.blockManager.diskBlockManager.localDirs.head)
       .getOrElse(new java.io.File(System.getProperty("java.io.tmpdir")))
 
+  /**
+   * Makes `ctx` the current task context of this thread: Bios reads the task's input iterator on
+   * its feeder thread, and some of Spark's iterators look the context up from the thread.
+   */
+  def adoptTaskContext(ctx: org.apache.spark.TaskContext): Unit =
+    if (org.apache.spark.TaskContext.get() == null) org.apache.spark.TaskContext.setTaskContext(ctx)
+
   def saveMetadata(instance: Params, path: String, sc: SparkContext, extra: JObject): Unit =
     DefaultParamsWriter.saveMetadata(instance, path, sc, Some(extra), None)
 
