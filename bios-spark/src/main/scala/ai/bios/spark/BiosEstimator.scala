@@ -58,6 +58,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setSeed(v: Long): this.type = set(seed, v)
   /** Default: true. */
   def setShuffle(v: Boolean): this.type = set(shuffle, v)
+  /** Default: 8192. */
+  def setShuffleWindow(v: Int): this.type = set(shuffleWindow, v)
   def setCheckpointDir(v: String): this.type = set(checkpointDir, v)
   def setCheckpointInterval(v: Int): this.type = set(checkpointInterval, v)
 
@@ -98,6 +100,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val config = TrainingConfig.builder()
       .mode(mode).prefetchDepth(PrefetchDepth.parse(getPrefetchDepth))
       .batchSize(getBatchSize).epochs(getEpochs).seed(getSeed).shuffle(getShuffle)
+      .shuffleWindow(getShuffleWindow)
       .checkpointInterval(getCheckpointInterval)
       .build()
     val schema = df.schema

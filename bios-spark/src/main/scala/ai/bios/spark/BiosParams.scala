@@ -40,6 +40,9 @@ trait BiosParams extends Params {
   final val seed = new LongParam(this, "seed", "seed of the data order")
   final val shuffle = new BooleanParam(this, "shuffle",
     "whether each worker visits its shard in a fresh order every epoch (drawn from seed, epoch and rank)")
+  final val shuffleWindow = new IntParam(this, "shuffleWindow",
+    "records the first epoch draws from at random while the shard is still streaming in (later epochs " +
+      "shuffle the whole shard); raise it for data stored sorted by label, >= 1", ParamValidators.gtEq(1))
   final val checkpointDir = new Param[String](this, "checkpointDir",
     "directory for checkpoints (empty: none)")
   final val checkpointInterval = new IntParam(this, "checkpointInterval",
@@ -59,6 +62,7 @@ trait BiosParams extends Params {
     prefetchDepth -> "auto",
     seed -> 0L,
     shuffle -> true,
+    shuffleWindow -> 8192,
     checkpointDir -> "",
     checkpointInterval -> 0)
 
@@ -82,6 +86,7 @@ trait BiosParams extends Params {
   def getPrefetchDepth: String = $(prefetchDepth)
   def getSeed: Long = $(seed)
   def getShuffle: Boolean = $(shuffle)
+  def getShuffleWindow: Int = $(shuffleWindow)
   def getCheckpointDir: String = $(checkpointDir)
   def getCheckpointInterval: Int = $(checkpointInterval)
 

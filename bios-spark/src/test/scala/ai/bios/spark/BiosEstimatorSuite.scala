@@ -131,6 +131,8 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
       slots.getMessage)
     val badParam = intercept[IllegalArgumentException](estimator().setExecutionMode("fast"))
     assert(badParam.getMessage.contains("executionMode"), badParam.getMessage)
+    val badWindow = intercept[IllegalArgumentException](estimator().setShuffleWindow(0))
+    assert(badWindow.getMessage.contains("shuffleWindow") && badWindow.getMessage.contains("0"), badWindow.getMessage)
     val empty = intercept[IllegalArgumentException](estimator().fit(data.limit(0)))
     assert(empty.getMessage.contains("empty"), empty.getMessage)
   }
