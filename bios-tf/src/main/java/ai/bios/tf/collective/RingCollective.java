@@ -643,6 +643,18 @@ public final class RingCollective implements Collective {
         }
       }
     } catch (IOException e) {
+      // A channel closed locally means the sender thread failed first (e.g. it timed out waiting
+      // for the predecessor's data) and closed the sockets under this read: its failure is the cause.
+      Throwable first;
+      lock.lock();
+      try {
+        first = sendFailure;
+      } finally {
+        lock.unlock();
+      }
+      if (e instanceof java.nio.channels.ClosedChannelException && first != null) {
+        throw new BiosException(first.getMessage(), first);
+      }
       throw new BiosException("rank " + rank + ": receiving gradients from rank " + prevRank + " failed: " + e, e);
     }
   }
@@ -758,7 +770,10 @@ public final class RingCollective implements Collective {
         lock.lock();
         try {
           if (!closed) {
-            sendFailure = t;
+            sendFailure = t instanceof IOException
+                ? new BiosException("rank " + rank + ": sending gradients to rank " + nextRank + " failed: " + t
+                    + " (the peer task probably failed: its own error names the cause)", t)
+                : t;
           }
           changed.signalAll();
         } finally {
