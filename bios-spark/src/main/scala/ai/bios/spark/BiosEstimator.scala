@@ -130,7 +130,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       spec.labelWidth(), secret, timeout, 64 * 1024, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)),
       encrypt = sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false),
       cacheMemoryBytes = org.apache.spark.network.util.JavaUtils.byteStringAsBytes(
-        Option(sc.getLocalProperty("spark.bios.cacheMemory")).getOrElse(sc.getConf.get("spark.bios.cacheMemory", "1g"))))
+        Option(sc.getLocalProperty("spark.bios.cacheMemory")).getOrElse(sc.getConf.get("spark.bios.cacheMemory", "1g"))),
+      runId = s"$uid-${java.util.UUID.randomUUID()}")
     // The rendezvous (one allGather) waits as long as Spark's barrier sync timeout allows.
     if (sc.getConf.getTimeAsSeconds("spark.barrier.sync.timeout", "365d") > 3600) {
       logWarning("spark.barrier.sync.timeout is over an hour: a worker that never reaches the rendezvous " +

@@ -13,7 +13,7 @@ class BiosPluginSuite extends AnyFunSuite with LocalSpark {
     "spark.plugins" -> "ai.bios.spark.BiosPlugin",
     "spark.bios.progressInterval" -> "200ms")
 
-  test("executors report their TensorFlow at start, and rank 0's progress reaches the driver") {
+  test("executors report their TensorFlow at start, and every worker's progress reaches the driver") {
     assert(!DriverProgress.executors.isEmpty, "the executor plugin loaded TensorFlow when the executor started")
     assert(DriverProgress.executors.values().iterator().next() == org.tensorflow.TensorFlow.version())
     val rnd = new scala.util.Random(2)
@@ -30,7 +30,8 @@ class BiosPluginSuite extends AnyFunSuite with LocalSpark {
     // PluginContext.send is asynchronous: the fit returns after the tasks sent their last message,
     // and the driver endpoint handles it in order; wait for that delivery (bounded).
     val deadline = System.nanoTime() + 30L * 1000 * 1000 * 1000
-    while ((DriverProgress.latest.get() == null || DriverProgress.latest.get().step < 60) && System.nanoTime() < deadline) {
+    def finished(rank: Int) = Option(DriverProgress.workers.get(rank)).exists(_.step == 60)
+    while (!(finished(0) && finished(1)) && System.nanoTime() < deadline) {
       Thread.onSpinWait()
     }
     val p = DriverProgress.latest.get()
@@ -39,5 +40,11 @@ class BiosPluginSuite extends AnyFunSuite with LocalSpark {
     assert(p.loss == model.summary.finalLoss)
     assert(DriverProgress.received.get() >= 2, "progress arrives from the first step on, not only at the end")
     assert(p.inputWaitFraction >= 0 && p.deviceIdleFraction >= 0 && p.deviceIdleFraction <= 1)
+    val ranks = DriverProgress.workers
+    assert(ranks.size == 2 && ranks.get(1).step == 60 && ranks.get(1).loss == p.loss,
+      "rank 1 reports too; loss and step are global, so both workers report the same")
+    assert(ranks.get(0).run == ranks.get(1).run, "both reports belong to this fit")
+    val worst = DriverProgress.worstInputWait.get
+    assert(worst.inputWaitFraction == math.max(ranks.get(0).inputWaitFraction, ranks.get(1).inputWaitFraction))
   }
 }

@@ -38,7 +38,8 @@ private[spark] object BarrierTraining extends Logging {
       checkpoints: Option[HadoopCheckpointStore],
       faultAt: Option[FaultInjection.Fault],
       encrypt: Boolean,
-      cacheMemoryBytes: Long) {
+      cacheMemoryBytes: Long,
+      runId: String) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }
 
@@ -116,7 +117,7 @@ private[spark] object BarrierTraining extends Logging {
       val parsed = gathered.map(_.split(" "))
       val resumeFrom = parsed(0)(2).toLong
       val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
-      val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L))
+      val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L, job.runId, rank))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
       val ring = RingCollective.connect(listener, rank, peers.asJava, job.secret, job.collectiveTimeout,
@@ -127,8 +128,7 @@ private[spark] object BarrierTraining extends Logging {
           val loop = new StepLoop(model, cache, job.config)
             .collective(ring)
             .threadPrefix(s"bios-rank$rank")
-            .listener(FaultInjection.wrap(job.faultAt, rank, ctx.stageAttemptNumber(),
-              if (rank == 0) progress else StepListener.NONE))
+            .listener(FaultInjection.wrap(job.faultAt, rank, ctx.stageAttemptNumber(), progress))
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
           val report = loop.run()
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),

@@ -11,9 +11,12 @@ import java.util.concurrent.atomic.AtomicReference
 import java.util.{Map => JMap}
 import scala.jdk.CollectionConverters._
 
-/** A training task's progress, sent from rank 0 to the driver. */
+/**
+ * A training task's progress, sent by every worker to the driver. Loss, step and samples/s are
+ * global (the same on every worker); input wait and device idle are the worker's own.
+ */
 private[spark] final case class Progress(
-    epoch: Int, step: Long, totalSteps: Long, loss: Double, samplesPerSecond: Double,
+    run: String, rank: Int, epoch: Int, step: Long, totalSteps: Long, loss: Double, samplesPerSecond: Double,
     inputWaitFraction: Double, deviceIdleFraction: Double, elapsedNanos: Long) extends Serializable
 
 /** An executor's TensorFlow, reported once when it loads. */
@@ -28,10 +31,11 @@ private[spark] object ExecutorPluginContext {
 }
 
 /**
- * Sends rank 0's progress to the driver at most every `intervalNanos` (and on the last step).
+ * Sends one worker's progress to the driver at most every `intervalNanos` (and on the last step).
  * `PluginContext.send` is asynchronous; this never blocks the step.
  */
-private[spark] final class ProgressSender(ctx: PluginContext, intervalNanos: Long) extends StepListener {
+private[spark] final class ProgressSender(ctx: PluginContext, intervalNanos: Long, run: String, rank: Int)
+  extends StepListener {
   private var last = 0L
   private var sent = false
 
@@ -40,7 +44,7 @@ private[spark] final class ProgressSender(ctx: PluginContext, intervalNanos: Lon
     if (lastStep || !sent || m.elapsedNanos - last >= intervalNanos) {
       sent = true
       last = m.elapsedNanos
-      ctx.send(Progress(m.epoch, m.step + 1, m.totalSteps, m.loss, m.samplesPerSecond, m.inputWaitFraction,
+      ctx.send(Progress(run, rank, m.epoch, m.step + 1, m.totalSteps, m.loss, m.samplesPerSecond, m.inputWaitFraction,
         m.deviceIdleFraction, m.elapsedNanos))
     }
   }
@@ -59,9 +63,34 @@ private[spark] final class BiosExecutorPlugin extends ExecutorPlugin with Loggin
 
 /** What the driver plugin has heard, for the driver's code (one plugin per driver JVM). */
 private[spark] object DriverProgress {
+  /** Rank 0's newest report. */
   val latest = new AtomicReference[Progress]()
+  /** Reports from rank 0. */
   val received = new java.util.concurrent.atomic.AtomicLong()
   val executors = new java.util.concurrent.ConcurrentHashMap[String, String]()
+  /** The newest report of every worker of the newest fit. */
+  val workers = new java.util.concurrent.ConcurrentHashMap[Int, Progress]()
+  @volatile private var run: String = _
+
+  def record(p: Progress): Unit = {
+    synchronized {
+      if (p.run != run) { // a new fit: forget the last one's workers
+        run = p.run
+        workers.clear()
+      }
+      workers.put(p.rank, p)
+    }
+    if (p.rank == 0) {
+      latest.set(p)
+      received.incrementAndGet()
+    }
+  }
+
+  /** The worker that waits longest for input (the input-bound straggler), if any reported. */
+  def worstInputWait: Option[Progress] = workers.values().asScala.maxByOption(_.inputWaitFraction)
+
+  /** The worker whose device idles most, if any reported. */
+  def worstDeviceIdle: Option[Progress] = workers.values().asScala.maxByOption(_.deviceIdleFraction)
 }
 
 private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
@@ -90,16 +119,20 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
     gauge("step")(_.step.toDouble)
     gauge("totalSteps")(_.totalSteps.toDouble)
     gauge("samplesPerSecond")(_.samplesPerSecond)
-    gauge("inputWaitFraction")(_.inputWaitFraction)
-    gauge("deviceIdleFraction")(_.deviceIdleFraction)
+    // The worst worker's: the one that sets the pace.
+    registry.register(MetricRegistry.name("bios", "inputWaitFraction"), new Gauge[Double] {
+      override def getValue: Double = DriverProgress.worstInputWait.map(_.inputWaitFraction).getOrElse(0.0)
+    })
+    registry.register(MetricRegistry.name("bios", "deviceIdleFraction"), new Gauge[Double] {
+      override def getValue: Double = DriverProgress.worstDeviceIdle.map(_.deviceIdleFraction).getOrElse(0.0)
+    })
   }
 
   override def receive(message: Any): AnyRef = {
     message match {
       case p: Progress =>
-        latest.set(p)
-        DriverProgress.received.incrementAndGet()
-        if (p.step == p.totalSteps) printLine()
+        DriverProgress.record(p)
+        if (p.rank == 0 && p.step == p.totalSteps) printLine()
       case ExecutorReady(id, version) =>
         DriverProgress.executors.put(id, version)
         logInfo(s"executor $id: TensorFlow $version")
@@ -116,9 +149,12 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
       // While the first epoch streams in its length (and so the run's) is not known yet.
       val (total, eta) = if (p.totalSteps < 0) ("?", "after epoch 1")
         else (p.totalSteps.toString, f"${(p.totalSteps - p.step) / math.max(rate, 1e-9)}%.0fs")
+      // Input wait and device idle of the worst worker (the one that sets the pace), with its rank.
+      val waits = DriverProgress.worstInputWait.getOrElse(p)
+      val idles = DriverProgress.worstDeviceIdle.getOrElse(p)
       val line = f"bios: epoch ${p.epoch + 1} step ${p.step}/$total loss ${p.loss}%.4f " +
-        f"${p.samplesPerSecond}%.0f samples/s input-wait ${100 * p.inputWaitFraction}%.1f%% " +
-        f"device-idle ${100 * p.deviceIdleFraction}%.1f%% ETA $eta"
+        f"${p.samplesPerSecond}%.0f samples/s input-wait ${100 * waits.inputWaitFraction}%.1f%% (rank ${waits.rank}) " +
+        f"device-idle ${100 * idles.deviceIdleFraction}%.1f%% (rank ${idles.rank}) ETA $eta"
       System.out.println(line) // notebooks and spark-submit consoles show stdout
       logDebug(line)
     }
