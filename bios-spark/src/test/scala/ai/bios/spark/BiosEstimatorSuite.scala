@@ -83,6 +83,24 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     assert(spilled.getWeights.sameElements(inMemory.getWeights))
   }
 
+  test("a shard reads map outputs in map order: the same rows in the same order on every read, no sort") {
+    // 11 map outputs of very different sizes (one empty), more than the reader fetches ahead.
+    val sizes = Seq(0, 1, 700, 3, 2500, 40, 1, 999, 12, 0, 64)
+    val keyed = spark.sparkContext.parallelize(sizes, sizes.length).mapPartitionsWithIndex { (p, it) =>
+      it.flatMap(n => (0 until n).iterator.map(i => ((p.toLong << 32) | i, s"$p/$i")))
+    }
+    val shards = new org.apache.spark.ml.bios.MapOrderedShuffledRDD[Long, String](keyed,
+      new org.apache.spark.HashPartitioner(3))
+    val first = shards.glom().collect()
+    val second = shards.glom().collect()
+    assert(first.map(_.toSeq).toSeq == second.map(_.toSeq).toSeq, "the same order on every read")
+    for (shard <- first) {
+      assert(shard.map(_._1).sameElements(shard.map(_._1).sorted), "map order, and write order within a map output")
+    }
+    assert(first.map(_.length).sum == sizes.sum && first.flatten.map(_._2).toSet.size == sizes.sum,
+      "every row once")
+  }
+
   test("uneven and empty partitions: every row is used once per epoch, no hang") {
     val df = hyperplane(301, 4, partitions = 7).repartition(5)
     val model = estimator(workers = 2).setBatchSize(10).setEpochs(1).fit(df)
