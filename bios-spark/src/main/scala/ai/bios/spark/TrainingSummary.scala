@@ -13,6 +13,9 @@ import scala.jdk.CollectionConverters._
  *     (`gpu_options.visible_device_list`; empty: CPU only)
  * @param records rows in its shard
  * @param spilledRecords rows of its shard kept on local disk (past `spark.bios.cacheMemory`)
+ * @param recordsBeforeTraining rows of its shard that had arrived when it built its first batch:
+ *     the first epoch trains while the rest stream in (about `shuffleWindow` plus one batch, or
+ *     the whole shard when resuming after the first epoch)
  * @param samplesPerSecond samples per second across all workers, as this worker saw them
  * @param stageMillis per-step cost of each stage, milliseconds
  * @param deviceIdleFraction share of wall time its device ran no compute or apply
@@ -28,6 +31,7 @@ case class WorkerSummary(
     pinnedDevices: String,
     records: Int,
     spilledRecords: Int,
+    recordsBeforeTraining: Int,
     samplesPerSecond: Double,
     stageMillis: Map[String, Double],
     deviceIdleFraction: Double,
@@ -59,9 +63,9 @@ case class TrainingSummary(
 }
 
 private[spark] object WorkerSummary {
-  def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, spilled: Int,
+  def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, spilled: Int, beforeTraining: Int,
       r: TrainingReport): WorkerSummary =
-    WorkerSummary(rank, gpu, pinned, records, spilled, r.samplesPerSecond(),
+    WorkerSummary(rank, gpu, pinned, records, spilled, beforeTraining, r.samplesPerSecond(),
       Stage.values().map(s => s.name().toLowerCase -> r.stageMillis(s)).toMap,
       r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth(), r.stepMedianNanos() / 1e6, r.ceiling(), r.firstStep())
 }

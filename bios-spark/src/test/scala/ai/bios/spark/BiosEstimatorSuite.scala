@@ -36,13 +36,16 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
   private def accuracy(df: DataFrame): Double =
     df.where(col("prediction") === col("label")).count().toDouble / df.count()
 
-  test("two barrier workers learn a hyperplane; the summary covers both workers") {
-    val model = estimator().fit(hyperplane(3000, 1))
+  test("two barrier workers learn a hyperplane, training before their shards have fully arrived") {
+    val model = estimator().setShuffleWindow(100).fit(hyperplane(3000, 1))
     val acc = accuracy(model.transform(hyperplane(1000, 2)))
     assert(acc > 0.93, s"accuracy $acc")
     val s = model.summary
     assert(s.workers.map(_.rank) == Seq(0, 1))
     assert(s.workers.map(_.records).sum == 3000, "every row is used once per epoch")
+    // Training began once the window (100) and one local batch (32) had arrived, not the whole shard.
+    assert(s.workers.forall(w => w.recordsBeforeTraining >= 100 && w.recordsBeforeTraining <= 100 + 32),
+      s.workers.map(w => s"${w.recordsBeforeTraining} of ${w.records}"))
     assert(s.lossHistory.last < s.lossHistory.head)
     assert(s.workers.forall(w => w.deviceIdleFraction >= 0 && w.deviceIdleFraction <= 1))
   }

@@ -133,7 +133,7 @@ private[spark] object BarrierTraining extends Logging {
           val report = loop.run()
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
-              cache.size, cache.size - cache.rowsInMemory, report))
+              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report))
         } finally {
           model.close()
         }

@@ -40,6 +40,11 @@ private[spark] final class PartitionCache(
   /** Rows kept in memory; the others were spilled. */
   def rowsInMemory: Int = inMemory
 
+  /** Rows that had arrived when the first row was read (the first batch built), or -1 if none was. */
+  def rowsAtFirstRead: Int = firstRead
+
+  private var firstRead = -1
+
   override def advance(): Boolean = {
     if (ended) return false
     beforeRead()
@@ -76,6 +81,7 @@ private[spark] final class PartitionCache(
     if (index >= size) {
       throw new IllegalArgumentException(s"row $index has not arrived yet ($size so far)")
     }
+    if (firstRead < 0) firstRead = size
     if (index < inMemory) {
       out.features(features, index * featureSize, featureSize)
       out.labels(labels, index * labelWidth, labelWidth)
