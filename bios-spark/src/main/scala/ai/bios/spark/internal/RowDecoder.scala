@@ -72,7 +72,7 @@ private[spark] final class RowDecoder(
     }
   }
 
-  /** Checks labels here, before the workers meet, so bad data fails its own task, never a peer's. */
+  /** Checks labels on the map side of the sharding shuffle, before training starts, so bad data fails the fit at once. */
   private def checkLabel(v: Double, i: Int, rowNumber: Long): Float = {
     if (v.isNaN || v.isInfinite) {
       throw bad(labelCol, rowNumber, s"value $i is $v", "drop rows without a finite label")
