@@ -32,14 +32,24 @@ public record Checkpoint(
     double[] lossHistory) {
 
   private static final long MAGIC = 0x42494f53434b5054L; // "BIOSCKPT"
-  private static final int VERSION = 1;
+  private static final int VERSION = 2; // 2 added firstEpochWindow; version 1 still reads
 
   /**
    * What makes two runs the same run. {@code stepsPerEpoch} is -1 in a checkpoint written while a
-   * streamed first epoch was still running (its length was not known yet).
+   * streamed first epoch was still running (its length was not known yet). {@code firstEpochWindow}
+   * is the window a streamed first epoch drew records from (1: arrival order), or 0 when the first
+   * epoch was not streamed; it decides the first epoch's order, so resuming inside that epoch needs
+   * the same one.
    */
   public record RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed,
-      boolean shuffle, int workers, int stepsPerEpoch) {}
+      boolean shuffle, int workers, int stepsPerEpoch, int firstEpochWindow) {
+
+    /** A run whose first epoch is not streamed. */
+    public RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed, boolean shuffle,
+        int workers, int stepsPerEpoch) {
+      this(modelSpecJson, optimizer, batchSize, seed, shuffle, workers, stepsPerEpoch, 0);
+    }
+  }
 
   public void writeTo(OutputStream out) throws IOException {
     CRC32 crc = new CRC32();
@@ -49,10 +59,10 @@ public record Checkpoint(
     chunk.putLong(MAGIC).putInt(VERSION);
     putString(chunk, identity.modelSpecJson(), crc, out);
     putString(chunk, identity.optimizer(), crc, out);
-    ensure(chunk, 44, crc, out);
+    ensure(chunk, 48, crc, out);
     chunk.putInt(identity.batchSize()).putLong(identity.seed()).putInt(identity.shuffle() ? 1 : 0)
         .putInt(identity.workers())
-        .putInt(identity.stepsPerEpoch()).putLong(nextStep).putLong(appliedSteps);
+        .putInt(identity.stepsPerEpoch()).putInt(identity.firstEpochWindow()).putLong(nextStep).putLong(appliedSteps);
     putFloats(chunk, weights, crc, out);
     putFloats(chunk, optimizerState, crc, out);
     ensure(chunk, 4, crc, out);
@@ -119,12 +129,12 @@ public record Checkpoint(
         throw new CorruptCheckpointException(source + " is not a Bios checkpoint (bad magic)");
       }
       int version = data.readInt();
-      if (version != VERSION) {
+      if (version != VERSION && version != 1) {
         throw new CorruptCheckpointException(source + " has format version " + version
-            + "; this Bios reads version " + VERSION);
+            + "; this Bios reads versions 1 to " + VERSION);
       }
       RunIdentity id = new RunIdentity(readString(data), readString(data), data.readInt(),
-          data.readLong(), data.readInt() != 0, data.readInt(), data.readInt());
+          data.readLong(), data.readInt() != 0, data.readInt(), data.readInt(), version == 1 ? 0 : data.readInt());
       long nextStep = data.readLong();
       long applied = data.readLong();
       float[] weights = readFloats(data, source);

@@ -114,7 +114,12 @@ public final class StepLoop {
   /** The run's identity as checkpoints record it ({@code stepsPerEpoch} -1 while a streamed first epoch runs). */
   private Checkpoint.RunIdentity identity(int stepsPerEpoch) {
     return new Checkpoint.RunIdentity(model.spec().toJson(), model.optimizer().toString(),
-        config.batchSize(), config.seed(), config.shuffle(), collective.size(), stepsPerEpoch);
+        config.batchSize(), config.seed(), config.shuffle(), collective.size(), stepsPerEpoch, firstEpochWindow());
+  }
+
+  /** The window a streamed first epoch draws from (1: arrival order), or 0 when the source is complete. */
+  private int firstEpochWindow() {
+    return !(source instanceof RecordStream) ? 0 : config.shuffle() ? config.shuffleWindow() : 1;
   }
 
   private int localBatch() {
@@ -159,8 +164,8 @@ public final class StepLoop {
         throw new IllegalStateException("stepsPerEpoch is agreed while a RecordStream's first epoch runs; "
             + "do not set it");
       }
-      streamed = new StreamedEpoch(stream, localBatch, config.shuffle() ? config.shuffleWindow() : 1,
-          config.seed(), collective.rank(), config.inputTimeout());
+      streamed = new StreamedEpoch(stream, localBatch, firstEpochWindow(), config.seed(), collective.rank(),
+          config.inputTimeout());
       known = -1;
     } else {
       known = stepsPerEpoch > 0 ? stepsPerEpoch : DataPlan.stepsFor(source.size(), localBatch);
@@ -297,7 +302,18 @@ public final class StepLoop {
         }
         streamed.known(steps);
       } else {
+        // Inside the first epoch: replay its arrivals, which only reproduces its order if the
+        // checkpoint's first epoch was streamed through the same window.
+        int window = c.identity().firstEpochWindow();
+        if (window != firstEpochWindow()) {
+          throw new BiosException("checkpoint " + where + " was taken inside a first epoch "
+              + (window == 0 ? "that was not streamed" : "drawn from a window of " + window + " records")
+              + ", but this run " + (firstEpochWindow() == 1 ? "streams it in arrival order"
+                  : "draws it from a window of " + firstEpochWindow())
+              + "; resume with the same shuffleWindow (and shuffle), or point checkpointDir at an empty directory");
+        }
         streamed.skip(c.nextStep());
+        streamed.resumedAt(c.nextStep()); // the steps before it were voted "the epoch goes on"
       }
     }
     long end = endFor(steps > 0 ? steps : known);

@@ -97,6 +97,17 @@ final class StreamedEpoch {
     }
   }
 
+  /**
+   * Records that every step before {@code step} was voted "the epoch goes on": a run resumed inside
+   * the first epoch, from a checkpoint written before its end was known.
+   */
+  void resumedAt(long step) {
+    synchronized (lock) {
+      decidedThrough = Math.max(decidedThrough, step - 1);
+      lock.notifyAll();
+    }
+  }
+
   /** Sets the step count when it is already known (a resumed run past the first epoch). */
   void known(int steps) {
     synchronized (lock) {
@@ -111,15 +122,24 @@ final class StreamedEpoch {
     return stepsPerEpoch;
   }
 
-  /** Waits until the vote of {@code step} is in; returns the steps per epoch, or -1 if the epoch goes on. */
+  /**
+   * Waits until the vote of {@code step} is in; returns the steps per epoch, or -1 if the epoch goes
+   * on. Fails only when no step at all is decided for the timeout (the loop may legitimately be
+   * several queued steps behind, each waiting for a slower peer).
+   */
   int awaitEnd(long step) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (lock) {
+      long seen = decidedThrough;
+      long deadline = System.nanoTime() + timeout.toNanos();
       while (decidedThrough < step) {
+        if (decidedThrough != seen) {
+          seen = decidedThrough;
+          deadline = System.nanoTime() + timeout.toNanos();
+        }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-          throw new BiosException("the training loop has not finished step " + step + " in " + timeout
-              + "; the input cannot tell whether the first epoch has ended");
+          throw new BiosException("the training loop finished no step in " + timeout + " (the last was step "
+              + seen + ") while the input waited to learn whether the first epoch ended at step " + step);
         }
         java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(lock, left);
       }

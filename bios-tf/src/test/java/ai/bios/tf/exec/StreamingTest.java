@@ -215,8 +215,44 @@ class StreamingTest {
     assertEquals(threads, Synthetic.liveThreads("bios-"), "no thread left behind");
   }
 
+  /**
+   * Resuming inside the first epoch after a worker has run out: that worker's feeder must know the
+   * steps before the checkpoint were voted "the epoch goes on" (it does not wait for votes that were
+   * cast before the interruption), and the run ends as if it never stopped.
+   */
+  @Test
+  void resumedInsideTheFirstEpochAfterAWorkerRanOutEqualsTheUninterruptedRun(@TempDir Path root) throws Exception {
+    int[][] shards = {{0, 60}, {60, 500}}; // 16 per step: rank 0 takes its last records at step 3, rank 1 at 27
+    for (ExecutionMode mode : ExecutionMode.values()) {
+      TrainingConfig.Builder b = config(mode).shuffleWindow(40).checkpointInterval(5)
+          .inputTimeout(Duration.ofSeconds(20)); // a feeder waiting for a vote that never comes fails fast
+      List<Outcome> whole = distributed(shards, b.build(), true, 0, null);
+      Path dir = root.resolve(mode.name());
+      distributed(shards, b.maxSteps(10).build(), true, 0, dir);
+      List<Outcome> resumed = distributed(shards, b.maxSteps(0).build(), true, 0, dir);
+      for (int r = 0; r < shards.length; r++) {
+        assertEquals(10, resumed.get(r).firstStep(), mode + ": rank " + r + " resumed at step 10");
+        assertArrayEquals(whole.get(r).weights(), resumed.get(r).weights(), mode + ": rank " + r + " weights");
+        assertArrayEquals(whole.get(r).losses(), resumed.get(r).losses(), mode + ": rank " + r + " losses");
+      }
+    }
+  }
+
+  @Test
+  void resumingInsideTheFirstEpochWithAnotherWindowIsRefused(@TempDir Path dir) {
+    single(new Arriving(0, 500), config(ExecutionMode.SIMPLE).shuffleWindow(50).checkpointInterval(4).maxSteps(8).build(), dir);
+    BiosException e = assertThrows(BiosException.class, () -> single(new Arriving(0, 500),
+        config(ExecutionMode.SIMPLE).shuffleWindow(60).checkpointInterval(4).build(), dir));
+    assertTrue(e.getMessage().contains("window of 50") && e.getMessage().contains("shuffleWindow"), e.getMessage());
+  }
+
   private static List<Outcome> distributed(int[][] shards, TrainingConfig config, boolean stream, int steps)
       throws Exception {
+    return distributed(shards, config, stream, steps, null);
+  }
+
+  private static List<Outcome> distributed(int[][] shards, TrainingConfig config, boolean stream, int steps,
+      Path checkpoints) throws Exception {
     int workers = shards.length;
     List<RingCollective.Listener> listeners = new ArrayList<>();
     List<InetSocketAddress> peers = new ArrayList<>();
@@ -239,6 +275,9 @@ class StreamingTest {
                 .collective(ring).threadPrefix("bios-w" + rank);
             if (!stream) {
               loop.stepsPerEpoch(steps);
+            }
+            if (checkpoints != null) {
+              loop.checkpoints(new LocalCheckpointStore(checkpoints, 3)).writeCheckpoints(rank == 0);
             }
             TrainingReport report = loop.run();
             return new Outcome(report.lossHistory(), model.exportWeights(), report.samples(), report.firstStep());
