@@ -123,6 +123,10 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
         differs("batchSize", id.batchSize(), getBatchSize)
         differs("seed", id.seed(), getSeed)
         differs("numWorkers", id.workers(), getNumWorkers)
+        if (id.stepsPerEpoch() < 0) { // taken inside the streamed first epoch: its order must replay
+          differs("first epoch's shuffle window (shuffleWindow, or 1 without shuffle)", id.firstEpochWindow(),
+            if (getShuffle) getShuffleWindow else 1)
+        }
       }
       store
     }

@@ -46,6 +46,7 @@ private[spark] final class PartitionCache(
   private var firstRead = -1
 
   override def advance(): Boolean = {
+    if (closed) throw new IllegalStateException("the partition cache is closed")
     if (ended) return false
     beforeRead()
     if (!rows.hasNext) {
@@ -92,7 +93,12 @@ private[spark] final class PartitionCache(
     }
   }
 
-  override def close(): Unit = if (spill != null) spill.close()
+  @volatile private var closed = false
+
+  override def close(): Unit = {
+    closed = true
+    if (spill != null) spill.close()
+  }
 }
 
 private[spark] object PartitionCache {
@@ -104,10 +110,13 @@ private[spark] object PartitionCache {
    */
   private[internal] final class Spill(dir: File, rowFloats: Int) extends AutoCloseable {
     private val file = File.createTempFile("bios-cache-", ".floats", dir)
-    private val channel = FileChannel.open(file.toPath, StandardOpenOption.READ, StandardOpenOption.WRITE)
+    private val channel = try FileChannel.open(file.toPath, StandardOpenOption.READ, StandardOpenOption.WRITE)
+      catch { case e: Throwable => Files.deleteIfExists(file.toPath); throw e }
     private val rowBytes = 4L * rowFloats
-    private val pending = ByteBuffer.allocateDirect(Math.max(1 << 20, rowBytes.toInt)).order(ByteOrder.nativeOrder())
-    private val one = ByteBuffer.allocateDirect(rowBytes.toInt).order(ByteOrder.nativeOrder())
+    // Heap buffers: the JDK copies them through its own cached direct buffer, and they need no
+    // freeing (a direct buffer's memory waits for GC).
+    private val pending = ByteBuffer.allocate(Math.max(1 << 20, rowBytes.toInt)).order(ByteOrder.nativeOrder())
+    private val one = ByteBuffer.allocate(rowBytes.toInt).order(ByteOrder.nativeOrder())
     private var flushedRows = 0L
     private var pendingRows = 0
     private var windows: Array[FloatBuffer] = _

@@ -1,6 +1,6 @@
 package org.apache.spark.ml.bios
 
-import org.apache.spark.{Partition, Partitioner, ShuffleDependency, SparkEnv, TaskContext}
+import org.apache.spark.{MapOutputTrackerMaster, Partition, Partitioner, ShuffleDependency, SparkEnv, TaskContext}
 import org.apache.spark.rdd.{RDD, ShuffledRDDPartition}
 
 import scala.collection.mutable
@@ -26,6 +26,13 @@ final class MapOrderedShuffledRDD[K: ClassTag, V: ClassTag](
 
   override protected def getPartitions: Array[Partition] =
     Array.tabulate[Partition](part.numPartitions)(i => new ShuffledRDDPartition(i))
+
+  /** Where most of the partition's map output lives, as for Spark's own shuffled RDDs. */
+  override protected def getPreferredLocations(partition: Partition): Seq[String] = {
+    val dep = dependencies.head.asInstanceOf[ShuffleDependency[K, V, V]]
+    SparkEnv.get.mapOutputTracker.asInstanceOf[MapOutputTrackerMaster]
+      .getPreferredLocationsForShuffle(dep, partition.index)
+  }
 
   override def compute(split: Partition, context: TaskContext): Iterator[(K, V)] = {
     val dep = dependencies.head.asInstanceOf[ShuffleDependency[K, V, V]]
