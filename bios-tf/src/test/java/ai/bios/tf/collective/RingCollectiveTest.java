@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Timeout;
 /** The ring all-reduce over real loopback sockets, one thread per worker. */
 @Timeout(60)
 class RingCollectiveTest {
-  private static final byte[] SECRET = "0123456789abcdef-job-secret".getBytes();
+  private static final byte[] SECRET = TestRings.sameSecret(1)[0];
   private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
   /** Runs {@code body(rank, collective)} on {@code n} workers joined in a ring; returns their results. */
@@ -43,44 +43,11 @@ class RingCollectiveTest {
 
   static <T> List<T> onRing(int n, int chunkFloats, byte[][] secrets, boolean encrypt, Duration timeout,
       BiFunction<Integer, RingCollective, T> body) throws Exception {
-    List<RingCollective.Listener> listeners = new ArrayList<>();
-    List<InetSocketAddress> peers = new ArrayList<>();
-    for (int r = 0; r < n; r++) {
-      RingCollective.Listener l = RingCollective.listen("127.0.0.1");
-      listeners.add(l);
-      peers.add(l.address());
-    }
-    ExecutorService pool = Executors.newFixedThreadPool(n);
-    try {
-      List<Future<T>> futures = new ArrayList<>();
-      for (int r = 0; r < n; r++) {
-        final int rank = r;
-        futures.add(pool.submit(() -> {
-          try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers,
-              secrets[rank], timeout, chunkFloats, encrypt)) {
-            return body.apply(rank, ring);
-          }
-        }));
-      }
-      List<T> results = new ArrayList<>();
-      for (Future<T> f : futures) {
-        results.add(f.get());
-      }
-      return results;
-    } finally {
-      pool.shutdownNow();
-      for (RingCollective.Listener l : listeners) {
-        l.close();
-      }
-    }
+    return TestRings.onRing(n, chunkFloats, secrets, encrypt, timeout, body);
   }
 
   static byte[][] sameSecret(int n) {
-    byte[][] s = new byte[n][];
-    for (int i = 0; i < n; i++) {
-      s[i] = SECRET;
-    }
-    return s;
+    return TestRings.sameSecret(n);
   }
 
   static float[] input(int rank, int length) {

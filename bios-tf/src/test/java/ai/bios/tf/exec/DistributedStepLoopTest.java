@@ -5,20 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.bios.tf.Synthetic;
-import ai.bios.tf.collective.RingCollective;
+import ai.bios.tf.collective.TestRings;
 import ai.bios.tf.input.InMemoryRecords;
 import ai.bios.tf.input.RecordSource;
 import ai.bios.tf.input.RecordWriter;
 import ai.bios.tf.model.ComputeOptions;
 import ai.bios.tf.model.OptimizerSpec;
 import ai.bios.tf.model.TrainableModel;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -64,40 +60,18 @@ class DistributedStepLoopTest {
   private record Outcome(double[] losses, float[] weights) {}
 
   private static List<Outcome> train(int workers, ExecutionMode mode, boolean shuffle) throws Exception {
-    List<RingCollective.Listener> listeners = new ArrayList<>();
-    List<InetSocketAddress> peers = new ArrayList<>();
-    for (int r = 0; r < workers; r++) {
-      listeners.add(RingCollective.listen("127.0.0.1"));
-      peers.add(listeners.get(r).address());
-    }
     int steps = DataPlan.stepsFor(DATA.size(), BATCH);
-    ExecutorService pool = Executors.newFixedThreadPool(workers);
-    try {
-      List<Future<Outcome>> futures = new ArrayList<>();
-      for (int r = 0; r < workers; r++) {
-        final int rank = r;
-        futures.add(pool.submit(() -> {
-          TrainingConfig config = TrainingConfig.builder().mode(mode).prefetchDepth(2).batchSize(BATCH)
-              .epochs(2).seed(3).shuffle(shuffle).build();
-          try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers,
-                  "a-job-secret-for-the-test".getBytes(), Duration.ofSeconds(30), 256);
-              TrainableModel model = new TrainableModel(ScheduleEquivalenceTest.SPEC, OptimizerSpec.adam(0.01),
-                  ComputeOptions.cpu().withThreads(1, 1))) {
+    TrainingConfig config = TrainingConfig.builder().mode(mode).prefetchDepth(2).batchSize(BATCH)
+        .epochs(2).seed(3).shuffle(shuffle).build();
+    return TestRings.onRing(workers, 256, TestRings.sameSecret(workers), false, Duration.ofSeconds(30),
+        (rank, ring) -> {
+          try (TrainableModel model = new TrainableModel(ScheduleEquivalenceTest.SPEC, OptimizerSpec.adam(0.01),
+              ComputeOptions.cpu().withThreads(1, 1))) {
             TrainingReport report = new StepLoop(model, shard(rank, workers), config)
                 .collective(ring).stepsPerEpoch(steps).threadPrefix("bios-w" + rank).run();
             return new Outcome(report.lossHistory(), model.exportWeights());
           }
-        }));
-      }
-      List<Outcome> out = new ArrayList<>();
-      for (Future<Outcome> f : futures) {
-        out.add(f.get());
-      }
-      return out;
-    } finally {
-      pool.shutdownNow();
-      listeners.forEach(RingCollective.Listener::close);
-    }
+        });
   }
 
   @Test

@@ -9,22 +9,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.bios.tf.BiosException;
 import ai.bios.tf.Synthetic;
 import ai.bios.tf.checkpoint.LocalCheckpointStore;
-import ai.bios.tf.collective.RingCollective;
+import ai.bios.tf.collective.TestRings;
 import ai.bios.tf.input.RecordSource;
 import ai.bios.tf.input.RecordStream;
 import ai.bios.tf.input.RecordWriter;
 import ai.bios.tf.model.ComputeOptions;
 import ai.bios.tf.model.OptimizerSpec;
 import ai.bios.tf.model.TrainableModel;
-import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -253,23 +248,10 @@ class StreamingTest {
 
   private static List<Outcome> distributed(int[][] shards, TrainingConfig config, boolean stream, int steps,
       Path checkpoints) throws Exception {
-    int workers = shards.length;
-    List<RingCollective.Listener> listeners = new ArrayList<>();
-    List<InetSocketAddress> peers = new ArrayList<>();
-    for (int r = 0; r < workers; r++) {
-      listeners.add(RingCollective.listen("127.0.0.1"));
-      peers.add(listeners.get(r).address());
-    }
-    ExecutorService pool = Executors.newFixedThreadPool(workers);
-    try {
-      List<Future<Outcome>> futures = new ArrayList<>();
-      for (int r = 0; r < workers; r++) {
-        final int rank = r;
-        futures.add(pool.submit(() -> {
-          try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers,
-                  "a-job-secret-for-the-test".getBytes(), Duration.ofSeconds(30), 256);
-              TrainableModel model = new TrainableModel(ScheduleEquivalenceTest.SPEC, OptimizerSpec.adam(0.01),
-                  ComputeOptions.cpu().withThreads(1, 1))) {
+    return TestRings.onRing(shards.length, 256, TestRings.sameSecret(shards.length), false, Duration.ofSeconds(30),
+        (rank, ring) -> {
+          try (TrainableModel model = new TrainableModel(ScheduleEquivalenceTest.SPEC, OptimizerSpec.adam(0.01),
+              ComputeOptions.cpu().withThreads(1, 1))) {
             int[] s = shards[rank];
             StepLoop loop = new StepLoop(model, stream ? new Arriving(s[0], s[1]) : complete(s[0], s[1]), config)
                 .collective(ring).threadPrefix("bios-w" + rank);
@@ -282,16 +264,6 @@ class StreamingTest {
             TrainingReport report = loop.run();
             return new Outcome(report.lossHistory(), model.exportWeights(), report.samples(), report.firstStep());
           }
-        }));
-      }
-      List<Outcome> out = new ArrayList<>();
-      for (Future<Outcome> f : futures) {
-        out.add(f.get());
-      }
-      return out;
-    } finally {
-      pool.shutdownNow();
-      listeners.forEach(RingCollective.Listener::close);
-    }
+        });
   }
 }
