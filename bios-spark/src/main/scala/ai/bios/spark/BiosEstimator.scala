@@ -60,6 +60,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setShuffle(v: Boolean): this.type = set(shuffle, v)
   /** Default: 8192. */
   def setShuffleWindow(v: Int): this.type = set(shuffleWindow, v)
+  /** shuffle or direct. Default: shuffle. */
+  def setSharding(v: String): this.type = set(sharding, v)
   def setCheckpointDir(v: String): this.type = set(checkpointDir, v)
   def setCheckpointInterval(v: Int): this.type = set(checkpointInterval, v)
 
@@ -94,6 +96,11 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val df = dataset.toDF()
     val sc = df.sparkSession.sparkContext
     ClusterChecks.check(sc, getNumWorkers)
+    if (getSharding == "direct" && df.rdd.getNumPartitions != getNumWorkers) {
+      throw new IllegalArgumentException(s"sharding=direct feeds input partition i to worker i, but the training " +
+        s"DataFrame has ${df.rdd.getNumPartitions} partitions for numWorkers=$getNumWorkers; repartition it to " +
+        s"$getNumWorkers (df.repartition($getNumWorkers)) or use sharding=shuffle")
+    }
     if (df.isEmpty) {
       throw new IllegalArgumentException("the training DataFrame is empty; check the input path and filters")
     }
@@ -145,7 +152,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       logInfo("Training without live progress on the driver: add spark.plugins=ai.bios.spark.BiosPlugin")
     }
     val t0 = System.nanoTime()
-    val results = BarrierTraining.run(df, job, getNumWorkers)
+    val results = BarrierTraining.run(df, job, getNumWorkers, direct = getSharding == "direct")
     val seconds = (System.nanoTime() - t0) / 1e9
     val summary = TrainingSummary(results.head.losses, results.head.losses.length.toLong, seconds,
       getExecutionMode, results.map(_.summary))

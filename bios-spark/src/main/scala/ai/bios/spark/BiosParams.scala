@@ -43,6 +43,12 @@ trait BiosParams extends Params {
   final val shuffleWindow = new IntParam(this, "shuffleWindow",
     "records the first epoch draws from at random while the shard is still streaming in (later epochs " +
       "shuffle the whole shard); raise it for data stored sorted by label, >= 1", ParamValidators.gtEq(1))
+  final val sharding = new Param[String](this, "sharding",
+    "how rows reach the workers: shuffle (dealt round-robin by a shuffle whose map side runs the upstream " +
+      "ETL on every core and checks each row before training; balanced shards from any partitioning) or " +
+      "direct (input partition i feeds worker i as is, so the upstream ETL runs lazily inside the training " +
+      "task while the first epoch trains; needs exactly numWorkers partitions)",
+    ParamValidators.inArray(Array("shuffle", "direct")))
   final val checkpointDir = new Param[String](this, "checkpointDir",
     "directory for checkpoints (empty: none)")
   final val checkpointInterval = new IntParam(this, "checkpointInterval",
@@ -63,6 +69,7 @@ trait BiosParams extends Params {
     seed -> 0L,
     shuffle -> true,
     shuffleWindow -> 8192,
+    sharding -> "shuffle",
     checkpointDir -> "",
     checkpointInterval -> 0)
 
@@ -87,6 +94,7 @@ trait BiosParams extends Params {
   def getSeed: Long = $(seed)
   def getShuffle: Boolean = $(shuffle)
   def getShuffleWindow: Int = $(shuffleWindow)
+  def getSharding: String = $(sharding)
   def getCheckpointDir: String = $(checkpointDir)
   def getCheckpointInterval: Int = $(checkpointInterval)
 

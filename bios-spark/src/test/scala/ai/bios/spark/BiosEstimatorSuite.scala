@@ -104,6 +104,29 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
       "every row once")
   }
 
+  test("sharding=direct: the upstream ETL runs lazily inside the training tasks while the first epoch trains") {
+    val base = hyperplane(3000, 1, partitions = 2)
+    val preparedInTraining = spark.sparkContext.longAccumulator("rows prepared inside a training task")
+    val etl = spark.createDataFrame(base.rdd.mapPartitions { rows =>
+      rows.map { r =>
+        if (org.apache.spark.TaskContext.get().isInstanceOf[org.apache.spark.BarrierTaskContext]) {
+          preparedInTraining.add(1)
+        }
+        r
+      }
+    }, base.schema)
+    val model = estimator().setSharding("direct").setShuffleWindow(100).fit(etl)
+    assert(preparedInTraining.value == 3000, "every row's ETL ran inside a training task, none in a stage before")
+    val s = model.summary
+    assert(s.workers.map(_.records).sum == 3000)
+    assert(s.workers.forall(w => w.recordsBeforeTraining <= 100 + 32 && w.recordsBeforeTraining < w.records),
+      s.workers.map(w => s"${w.recordsBeforeTraining} of ${w.records}"))
+    assert(accuracy(model.transform(hyperplane(1000, 2))) > 0.93)
+    val wrong = intercept[IllegalArgumentException](estimator().setSharding("direct").fit(hyperplane(100, 6, partitions = 3)))
+    assert(wrong.getMessage.contains("3 partitions for numWorkers=2") && wrong.getMessage.contains("repartition"),
+      wrong.getMessage)
+  }
+
   test("uneven and empty partitions: every row is used once per epoch, no hang") {
     val df = hyperplane(301, 4, partitions = 7).repartition(5)
     val model = estimator(workers = 2).setBatchSize(10).setEpochs(1).fit(df)
@@ -177,6 +200,26 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     assert(nan.getMessage.contains("value 2 is NaN"), nan.getMessage)
     val label = fitWith(Row(Vectors.dense(1, 2, 3, 4, 5, 6), 5.0))
     assert(label.getMessage.contains("label 5.0") && label.getMessage.contains("[0, 1]"), label.getMessage)
+    // With sharding=direct rows are checked as the training task reads them, mid-training: the task
+    // that reads the bad row fails naming it (its peers fail with the broken ring, naming its rank),
+    // and the fit fails after Spark's stage retries.
+    val failures = new java.util.concurrent.ConcurrentLinkedQueue[String]()
+    val listener = new org.apache.spark.scheduler.SparkListener {
+      override def onTaskEnd(end: org.apache.spark.scheduler.SparkListenerTaskEnd): Unit = end.reason match {
+        case f: org.apache.spark.ExceptionFailure => failures.add(f.description)
+        case _ =>
+      }
+    }
+    spark.sparkContext.addSparkListener(listener)
+    try {
+      val rows = hyperplane(200, 7).collect().toSeq :+ Row(Vectors.dense(1, 2, 3), 0.0)
+      val direct = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), schema)
+      intercept[SparkException](estimator().setSharding("direct").setEpochs(1).fit(direct))
+      org.apache.spark.BiosTestAccess.drainListeners(spark.sparkContext)
+    } finally spark.sparkContext.removeSparkListener(listener)
+    import scala.jdk.CollectionConverters._
+    assert(failures.asScala.exists(d => d.contains("column 'features', row 100 of input partition 1") &&
+      d.contains("has 3 values, expected 6")), failures)
   }
 
   test("estimator and model save and load round trips on the local file system") {

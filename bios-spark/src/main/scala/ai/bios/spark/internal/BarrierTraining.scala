@@ -68,9 +68,16 @@ private[spark] object BarrierTraining extends Logging {
     new MapOrderedShuffledRDD[Long, Row](keyed, new ShardPartitioner(workers))
   }
 
-  def run(df: DataFrame, job: Job, workers: Int): Seq[WorkerResult] = {
-    val rows = shard(df, workers, job.decoder)
-    val results = rows.barrier().mapPartitions { it => Iterator(train(it, job)) }
+  /**
+   * Trains on `df`. With `direct`, input partition i feeds worker i as is (`df` has exactly
+   * `workers` partitions), so the upstream ETL runs lazily inside the training task, on its feeder
+   * thread, while the first epoch trains; otherwise rows are dealt by [[shard]].
+   */
+  def run(df: DataFrame, job: Job, workers: Int, direct: Boolean = false): Seq[WorkerResult] = {
+    val rows: RDD[Row] = if (direct) df.rdd
+      else shard(df, workers, job.decoder).mapPartitions(inKeyOrder, preservesPartitioning = true)
+    val where = if (direct) "input partition %d of the training data" else "worker %d's shard"
+    val results = rows.barrier().mapPartitions { it => Iterator(train(it, job, where)) }
       .map(r => (r.rank, r))
       .partitionBy(new HashPartitioner(1)) // the barrier stage becomes a retryable ShuffleMapStage
       .values
@@ -91,12 +98,12 @@ private[spark] object BarrierTraining extends Logging {
     }
   }
 
-  private def train(rows: Iterator[(Long, Row)], job: Job): WorkerResult = {
+  private def train(rows: Iterator[Row], job: Job, where: String): WorkerResult = {
     val ctx = BarrierTaskContext.get()
     val rank = ctx.partitionId()
     val gpu = Option(ctx.resources()).flatMap(_.get("gpu")).flatMap(_.addresses.headOption)
     // Filled while the first epoch trains, on the feeder thread (EFFICIENT) or this one (SIMPLE).
-    val cache = new PartitionCache(inKeyOrder(rows), job.decoder.in(s"worker $rank's shard"), job.featureSize,
+    val cache = new PartitionCache(rows, job.decoder.in(where.format(rank)), job.featureSize,
       job.labelWidth, job.cacheMemoryBytes, () => SparkInternals.localTempDir(),
       () => SparkInternals.adoptTaskContext(ctx))
     val host = ctx.getTaskInfos()(rank).address.split(":").head
