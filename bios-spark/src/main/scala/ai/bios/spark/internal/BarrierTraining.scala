@@ -137,7 +137,12 @@ private[spark] object BarrierTraining extends Logging {
             .threadPrefix(s"bios-rank$rank")
             .listener(FaultInjection.wrap(job.faultAt, rank, ctx.stageAttemptNumber(), progress))
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
-          val report = loop.run()
+          val report = try loop.run() catch {
+            case e: Throwable =>
+              // Tell the next worker why, so its error (which Spark may report instead) names the cause.
+              ring.abort(s"${e.getClass.getSimpleName}: ${e.getMessage}")
+              throw e
+          }
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
               cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report))

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.FloatBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -47,6 +48,8 @@ public final class RingCollective implements Collective {
   private static final int HELLO_MAGIC = 0x42494f52; // "BIOR"
   private static final short VERSION = 1;
   private static final int FRAME_MAGIC = 0xB105DA7A;
+  private static final int ABORT_MAGIC = 0xB105AB07; // "this worker is failing", with the reason
+  private static final int MAX_ABORT_BYTES = 2048;
   private static final int NONCE = 32;
   private static final int MAC = 32;
   private static final int HEADER = 12;
@@ -671,6 +674,12 @@ public final class RingCollective implements Collective {
     int seq = header.getInt();
     int bytes = header.getInt();
     int wireBytes = expectedBytes + (recvSeal == null ? 0 : FrameSeal.TAG);
+    if (magic == ABORT_MAGIC && recvSeal == null && bytes >= 0 && bytes <= MAX_ABORT_BYTES) {
+      ByteBuffer text = ByteBuffer.allocate(bytes);
+      readFully(fromPrev, readSelector, text, deadline, rank, prevRank, "the reason rank " + prevRank + " failed");
+      throw new BiosException("rank " + rank + ": rank " + prevRank + " failed: "
+          + new String(text.array(), StandardCharsets.UTF_8));
+    }
     if (magic != FRAME_MAGIC || seq != expectedSeq || bytes != wireBytes) {
       throw new IOException("malformed frame from rank " + prevRank + ": magic " + Integer.toHexString(magic)
           + ", sequence " + seq + " (expected " + expectedSeq + "), " + bytes + " bytes (expected "
@@ -885,6 +894,38 @@ public final class RingCollective implements Collective {
       readFrame(seq, bytes, deadline);
     } catch (IOException e) {
       throw new BiosException("rank " + rank + ": exchanging statistics with rank " + prevRank + " failed: " + e, e);
+    }
+  }
+
+  /**
+   * Tells the successor that this worker is failing and why, so that its error names the cause
+   * rather than a closed connection; call it before {@link #close()} when training fails. Best
+   * effort: sent only while no all-reduce is in flight on this worker (e.g. a failure building the
+   * next batch) and only without encryption (the notice is not sealed, and a reason may quote
+   * data); waits at most a second. Does nothing on a broken or closed ring.
+   */
+  public void abort(String reason) {
+    if (size == 1 || sendSeal != null) {
+      return;
+    }
+    lock.lock();
+    try {
+      if (closed || sendFailure != null || (job != null && !sendDone)) {
+        return;
+      }
+      // The sender is idle and stays so: only this thread starts jobs, and it is here.
+    } finally {
+      lock.unlock();
+    }
+    byte[] text = String.valueOf(reason).getBytes(StandardCharsets.UTF_8);
+    int n = Math.min(text.length, MAX_ABORT_BYTES);
+    ByteBuffer frame = ByteBuffer.allocateDirect(HEADER + n).order(ByteOrder.BIG_ENDIAN);
+    frame.putInt(ABORT_MAGIC).putInt(sequence).putInt(n).put(text, 0, n).flip();
+    try {
+      writeFully(toNext, writeSelector, frame, System.nanoTime() + TimeUnit.SECONDS.toNanos(1), rank, nextRank,
+          "the reason this worker failed");
+    } catch (IOException | RuntimeException e) {
+      // best effort: the successor still sees the connection close
     }
   }
 

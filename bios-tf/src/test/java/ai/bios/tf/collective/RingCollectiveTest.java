@@ -255,6 +255,25 @@ class RingCollectiveTest {
   }
 
   @Test
+  void aWorkerThatAbortsTellsItsSuccessorWhy() throws Exception {
+    List<Object> outcomes = onRing(2, 64, sameSecret(2), false, TIMEOUT, (rank, ring) -> {
+      if (rank == 1) {
+        ring.abort("BadInputException: column 'features', row 100: has 3 values");
+        return "aborted"; // and closes
+      }
+      try {
+        ring.allReduce(new float[10], 0, 10);
+        return "finished";
+      } catch (BiosException e) {
+        return e;
+      }
+    });
+    assertInstanceOf(BiosException.class, outcomes.get(0), String.valueOf(outcomes.get(0)));
+    String m = ((BiosException) outcomes.get(0)).getMessage();
+    assertTrue(m.contains("rank 0: rank 1 failed: BadInputException: column 'features', row 100"), m);
+  }
+
+  @Test
   void aPeerThatStallsMidRunMakesTheOthersTimeOutNamingWhatTheyAwaited() throws Exception {
     java.util.concurrent.CountDownLatch othersDone = new java.util.concurrent.CountDownLatch(2);
     List<Object> outcomes = onRing(3, 64, sameSecret(3), false, Duration.ofSeconds(2), (rank, ring) -> {
