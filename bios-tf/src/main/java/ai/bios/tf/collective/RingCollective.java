@@ -788,9 +788,10 @@ public final class RingCollective implements Collective {
         } finally {
           lock.unlock();
         }
-        // The receiving side is blocked on the predecessor; closing our sockets unblocks it at once.
+        // Close only the outgoing connection: the successor fails at once. The incoming one may
+        // still hold what the predecessor sent (e.g. the frame whose failure is the real cause);
+        // the caller thread reads it, or fails on its own timeout or on the predecessor closing.
         closeQuietly(toNext);
-        closeQuietly(fromPrev);
         return;
       }
     }
