@@ -96,10 +96,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val df = dataset.toDF()
     val sc = df.sparkSession.sparkContext
     ClusterChecks.check(sc, getNumWorkers)
-    if (getSharding == "direct" && df.rdd.getNumPartitions != getNumWorkers) {
-      throw new IllegalArgumentException(s"sharding=direct feeds input partition i to worker i, but the training " +
-        s"DataFrame has ${df.rdd.getNumPartitions} partitions for numWorkers=$getNumWorkers; repartition it to " +
-        s"$getNumWorkers (df.repartition($getNumWorkers)) or use sharding=shuffle")
+    if (getSharding == "direct") {
+      ClusterChecks.checkDirectInput(df.rdd, getNumWorkers)
     }
     if (df.isEmpty) {
       throw new IllegalArgumentException("the training DataFrame is empty; check the input path and filters")

@@ -125,6 +125,11 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     val wrong = intercept[IllegalArgumentException](estimator().setSharding("direct").fit(hyperplane(100, 6, partitions = 3)))
     assert(wrong.getMessage.contains("3 partitions for numWorkers=2") && wrong.getMessage.contains("repartition"),
       wrong.getMessage)
+    // Two partitions, but made by coalesce: Spark's barrier mode refuses that lineage; say so before launch.
+    val coalesced = intercept[IllegalArgumentException](
+      estimator().setSharding("direct").fit(hyperplane(100, 6, partitions = 4).coalesce(2)))
+    assert(coalesced.getMessage.contains("has 4 partitions, not 2") && coalesced.getMessage.contains("repartition(2)"),
+      coalesced.getMessage)
   }
 
   test("uneven and empty partitions: every row is used once per epoch, no hang") {

@@ -1,6 +1,7 @@
 package ai.bios.spark.internal
 
-import org.apache.spark.SparkContext
+import org.apache.spark.{NarrowDependency, SparkContext}
+import org.apache.spark.rdd.RDD
 import org.apache.spark.ml.bios.SparkInternals
 
 /**
@@ -30,5 +31,33 @@ private[spark] object ClusterChecks {
         s"to $slots or add executors (spark.executor.instances, spark.executor.cores" +
         gpus.map(_ => ", spark.executor.resource.gpu.amount").getOrElse("") + ")")
     }
+  }
+
+  /**
+   * For sharding=direct: the input must have one partition per worker, and its lineage up to the
+   * nearest shuffle must keep that partition count, because it runs inside the barrier stage and
+   * Spark refuses barrier stages whose narrow ancestors have other partition counts (coalesce,
+   * union, limit: SPARK-24820). Fails here, naming the fix, rather than in Spark's scheduler.
+   */
+  def checkDirectInput(rdd: RDD[_], workers: Int): Unit = {
+    if (rdd.getNumPartitions != workers) {
+      throw new IllegalArgumentException(s"sharding=direct feeds input partition i to worker i, but the training " +
+        s"DataFrame has ${rdd.getNumPartitions} partitions for numWorkers=$workers; repartition it to " +
+        s"$workers (df.repartition($workers)) or use sharding=shuffle")
+    }
+    val seen = scala.collection.mutable.Set[Int]()
+    def visit(r: RDD[_]): Unit = if (seen.add(r.id)) {
+      if (r.getNumPartitions != workers) {
+        throw new IllegalArgumentException(s"sharding=direct runs the DataFrame's lineage inside the training stage, " +
+          s"but a step of it (${r.getClass.getSimpleName}, e.g. coalesce, union or limit) has ${r.getNumPartitions} " +
+          s"partitions, not $workers, which Spark's barrier mode does not allow; use df.repartition($workers) " +
+          "(a shuffle ends the chain) or sharding=shuffle")
+      }
+      r.dependencies.foreach {
+        case n: NarrowDependency[_] => visit(n.rdd)
+        case _ => // a shuffle: what lies before it runs in an earlier stage
+      }
+    }
+    visit(rdd)
   }
 }
