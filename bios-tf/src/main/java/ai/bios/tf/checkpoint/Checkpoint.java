@@ -65,15 +65,7 @@ public record Checkpoint(
         .putInt(identity.stepsPerEpoch()).putInt(identity.firstEpochWindow()).putLong(nextStep).putLong(appliedSteps);
     putFloats(chunk, weights, crc, out);
     putFloats(chunk, optimizerState, crc, out);
-    ensure(chunk, 4, crc, out);
-    chunk.putInt(lossHistory.length);
-    for (int at = 0; at < lossHistory.length; ) {
-      ensure(chunk, 8, crc, out);
-      int n = Math.min(lossHistory.length - at, chunk.remaining() / 8);
-      chunk.asDoubleBuffer().put(lossHistory, at, n);
-      chunk.position(chunk.position() + 8 * n);
-      at += n;
-    }
+    putDoubles(chunk, lossHistory, crc, out);
     drain(chunk, crc, out);
     chunk.putLong(crc.getValue());
     chunk.flip();
@@ -116,6 +108,18 @@ public record Checkpoint(
       int n = Math.min(values.length - at, chunk.remaining() / 4);
       chunk.asFloatBuffer().put(values, at, n);
       chunk.position(chunk.position() + 4 * n);
+      at += n;
+    }
+  }
+
+  private static void putDoubles(ByteBuffer chunk, double[] values, CRC32 crc, OutputStream out) throws IOException {
+    ensure(chunk, 4, crc, out);
+    chunk.putInt(values.length);
+    for (int at = 0; at < values.length; ) {
+      ensure(chunk, 8, crc, out);
+      int n = Math.min(values.length - at, chunk.remaining() / 8);
+      chunk.asDoubleBuffer().put(values, at, n);
+      chunk.position(chunk.position() + 8 * n);
       at += n;
     }
   }

@@ -1,6 +1,7 @@
 package ai.bios.tf.collective;
 
 import ai.bios.tf.BiosException;
+import ai.bios.tf.Threads;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -451,14 +452,9 @@ public final class RingCollective implements Collective {
         throw new BiosException("rank " + rank + ": rank " + peer + " closed the connection while rank " + rank
             + " awaited " + what + " (the peer task probably failed: its own error names the cause)");
       }
-      if (n == 0) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          throw new BiosException("rank " + rank + ": timed out waiting for " + what + " from rank " + peer
-              + " (it stalled or died); raise the collective timeout if the step is legitimately this slow");
-        }
-        sel.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-        sel.selectedKeys().clear();
+      if (n == 0 && !awaitReady(sel, deadline)) {
+        throw new BiosException("rank " + rank + ": timed out waiting for " + what + " from rank " + peer
+            + " (it stalled or died); raise the collective timeout if the step is legitimately this slow");
       }
     }
   }
@@ -475,16 +471,22 @@ public final class RingCollective implements Collective {
       String what) throws IOException {
     while (buf.hasRemaining()) {
       int n = ch.write(buf);
-      if (n == 0) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          throw new BiosException("rank " + rank + ": timed out sending " + what + " to rank " + peer
-              + " (it stopped reading: stalled or died)");
-        }
-        sel.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-        sel.selectedKeys().clear();
+      if (n == 0 && !awaitReady(sel, deadline)) {
+        throw new BiosException("rank " + rank + ": timed out sending " + what + " to rank " + peer
+            + " (it stopped reading: stalled or died)");
       }
     }
+  }
+
+  /** Waits (up to the deadline) for the selector's channel to be ready; false once the deadline has passed. */
+  private static boolean awaitReady(Selector sel, long deadline) throws IOException {
+    long left = deadline - System.nanoTime();
+    if (left <= 0) {
+      return false;
+    }
+    sel.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+    sel.selectedKeys().clear();
+    return true;
   }
 
   private static void closeQuietly(SocketChannel ch) {
@@ -947,15 +949,7 @@ public final class RingCollective implements Collective {
     closeQuietly(fromPrev);
     if (sender != null) {
       sender.interrupt();
-      boolean interrupted = false;
-      while (sender.isAlive()) {
-        try {
-          sender.join();
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
+      if (Threads.joinUninterruptibly(sender, false)) {
         Thread.currentThread().interrupt();
       }
     }

@@ -1,5 +1,6 @@
 package ai.bios.tf.exec;
 
+import ai.bios.tf.Threads;
 import ai.bios.tf.collective.Collective;
 import ai.bios.tf.input.Batch;
 import ai.bios.tf.model.TrainableModel;
@@ -115,14 +116,7 @@ public final class AsyncStepRunner implements AutoCloseable {
       closed = true;
     }
     device.interrupt();
-    boolean interrupted = false;
-    while (device.isAlive()) {
-      try {
-        device.join();
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
+    boolean interrupted = Threads.joinUninterruptibly(device, false);
     drain(new CancellationException("AsyncStepRunner closed before this step ran"));
     if (interrupted) {
       Thread.currentThread().interrupt();

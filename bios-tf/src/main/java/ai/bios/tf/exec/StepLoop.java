@@ -1,6 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
+import ai.bios.tf.Threads;
 import ai.bios.tf.checkpoint.Checkpoint;
 import ai.bios.tf.checkpoint.CheckpointStore;
 import ai.bios.tf.collective.Collective;
@@ -581,16 +582,7 @@ public final class StepLoop {
     }
 
     private void join() {
-      boolean interrupted = false;
-      while (thread.isAlive()) {
-        try {
-          thread.join();
-        } catch (InterruptedException e) {
-          interrupted = true;
-          thread.interrupt();
-        }
-      }
-      if (interrupted) {
+      if (Threads.joinUninterruptibly(thread, true)) {
         Thread.currentThread().interrupt();
       }
     }
@@ -765,15 +757,7 @@ public final class StepLoop {
         stopping = true;
         lock.notifyAll();
       }
-      boolean interrupted = false;
-      while (thread.isAlive()) {
-        try {
-          thread.join();
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
+      if (Threads.joinUninterruptibly(thread, false)) {
         Thread.currentThread().interrupt();
       }
     }
