@@ -5,8 +5,6 @@ import ai.bios.tf.input.BatchAssembler;
 import ai.bios.tf.input.PrefetchQueue;
 import ai.bios.tf.input.RecordSource;
 import java.util.Optional;
-import java.util.function.IntFunction;
-import java.util.function.IntToLongFunction;
 
 /**
  * Builds the batches of steps {@code first, first + 1, ...} in order until the run's last step,
@@ -21,32 +19,22 @@ final class BatchProducer implements PrefetchQueue.Producer<Batch> {
   private final RecordSource source;
   private final BatchAssembler assembler;
   private final StepTimeline timeline;
+  private final RunShape shape;
   private final StreamedEpoch streamed;
-  private final IntFunction<DataPlan> planFor;
-  private final IntToLongFunction totalFor;
-  private final long maxSteps;
   private final int[] indices;
   private DataPlan plan;
   private long next;
 
-  /**
-   * @param planFor the data plan for a number of steps per epoch
-   * @param totalFor the run's step count for a number of steps per epoch
-   * @param knownSteps steps per epoch, or -1 when {@code streamed} will tell
-   * @param maxSteps the step limit before the step count is known (0: none)
-   */
-  BatchProducer(RecordSource source, BatchAssembler assembler, StepTimeline timeline, StreamedEpoch streamed,
-      IntFunction<DataPlan> planFor, IntToLongFunction totalFor, int knownSteps, long maxSteps, int localBatch,
-      long first) {
+  /** Builds the batches of steps from {@code first} on, as {@code shape} lays the run out. */
+  BatchProducer(RecordSource source, BatchAssembler assembler, StepTimeline timeline, RunShape shape, long first) {
     this.source = source;
     this.assembler = assembler;
     this.timeline = timeline;
-    this.streamed = streamed;
-    this.planFor = planFor;
-    this.totalFor = totalFor;
-    this.maxSteps = maxSteps;
-    this.indices = streamed == null ? null : new int[localBatch];
-    this.plan = knownSteps > 0 ? planFor.apply(knownSteps) : null;
+    this.shape = shape;
+    this.streamed = shape.streamed();
+    this.indices = streamed == null ? null : new int[shape.localBatch()];
+    int known = shape.stepsPerEpoch();
+    this.plan = known > 0 ? shape.planFor(known) : null;
     this.next = first;
   }
 
@@ -59,11 +47,10 @@ final class BatchProducer implements PrefetchQueue.Producer<Batch> {
         steps = streamed.awaitEnd(step - 1); // out of records: did the epoch end with the last step?
       }
       if (steps > 0) {
-        plan = planFor.apply(steps);
+        plan = shape.planFor(steps);
       }
     }
-    long end = plan != null ? totalFor.applyAsLong(plan.stepsPerEpoch()) : maxSteps > 0 ? maxSteps : Long.MAX_VALUE;
-    if (step >= end) {
+    if (step >= shape.endFor(plan != null ? plan.stepsPerEpoch() : -1)) {
       return Optional.empty();
     }
     next++;

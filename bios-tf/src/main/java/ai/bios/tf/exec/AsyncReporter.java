@@ -1,0 +1,115 @@
+package ai.bios.tf.exec;
+
+import ai.bios.tf.BiosException;
+import ai.bios.tf.Threads;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * EFFICIENT: metrics go through a bounded queue to a reporter thread, which calls the listener in
+ * step order, off the training loop.
+ *
+ * <p>Threads: {@link #report}, {@link #checkpointed}, {@link #finish} and {@link #close} are for
+ * the loop (and the checkpointer, for {@link #checkpointed}); the reporter thread, which this
+ * object starts and owns, only takes from the queue and calls the listener. A listener failure
+ * crosses as data: the thread stores it in {@code failure}, drains the queue without delivering,
+ * and the next hand-off or {@link #finish} rethrows it on the loop. A hand-off waits at most the
+ * run's input timeout for room (a listener that blocks fails the run, naming the fix). {@link
+ * #finish} queues the end marker and joins; {@link #close} interrupts and joins, from any state.
+ */
+final class AsyncReporter implements Reporter {
+  private static final int CAPACITY = 1024;
+  private final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(CAPACITY);
+  private final Object end = new Object();
+  private final StepListener listener;
+  private final StepTimeline timeline;
+  private final Schedule.Parts parts;
+  private final Thread thread;
+  private volatile Throwable failure;
+
+  AsyncReporter(Schedule.Parts parts) {
+    this.parts = parts;
+    this.listener = parts.listener();
+    this.timeline = parts.timeline();
+    this.thread = new Thread(this::loop, parts.threadPrefix() + "-reporter");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  private void loop() {
+    try {
+      while (true) {
+        Object item = queue.take();
+        if (item == end) {
+          return;
+        }
+        if (failure != null) {
+          continue; // drain without delivering after a failure
+        }
+        try {
+          if (item instanceof StepMetrics m) {
+            long t0 = System.nanoTime();
+            Reporter.deliver(() -> listener.onStep(m));
+            timeline.record(m.step(), Stage.REPORT, t0, System.nanoTime());
+          } else {
+            long step = (Long) item;
+            Reporter.deliver(() -> listener.onCheckpoint(step));
+          }
+        } catch (RuntimeException | Error e) {
+          failure = e;
+        }
+      }
+    } catch (InterruptedException e) {
+      // close(): stop at once
+    }
+  }
+
+  private void put(Object item) {
+    rethrow();
+    try {
+      if (!queue.offer(item, parts.handOffTimeout().toNanos(), TimeUnit.NANOSECONDS)) {
+        throw new BiosException("the step listener has not taken a report for "
+            + parts.handOffTimeout() + " (it blocks); make StepListener.onStep return promptly");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BiosException("interrupted while reporting", e);
+    }
+  }
+
+  private void rethrow() {
+    Throwable f = failure;
+    if (f != null) {
+      throw new BiosException("the step listener failed: " + f, f);
+    }
+  }
+
+  @Override
+  public void report(StepMetrics m) {
+    put(m);
+  }
+
+  @Override
+  public void checkpointed(long step) {
+    put(step);
+  }
+
+  @Override
+  public void finish() {
+    put(end);
+    join();
+    rethrow();
+  }
+
+  private void join() {
+    if (Threads.joinUninterruptibly(thread, true)) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    thread.interrupt();
+    join();
+  }
+}
