@@ -1,8 +1,9 @@
 package ai.bios.spark
 
-import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FaultInjection, HadoopCheckpointStore, RowDecoder}
-import ai.bios.tf.exec.{PrefetchDepth, TrainingConfig}
-import ai.bios.tf.model.ModelSpec
+import ai.bios.spark.conf.BiosConf
+import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, HadoopCheckpointStore, RowDecoder, TrainingHooks}
+import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
+import ai.bios.tf.model.{ModelSpec, OptimizerSpec}
 import org.apache.spark.internal.Logging
 import org.apache.spark.ml.Estimator
 import org.apache.spark.ml.attribute.AttributeGroup
@@ -13,7 +14,6 @@ import org.apache.spark.sql.Dataset
 import org.apache.spark.sql.types.StructType
 
 import java.security.SecureRandom
-import java.time.Duration
 
 /**
  * Trains a TensorFlow model on a DataFrame, data-parallel over `numWorkers` barrier tasks (one per
@@ -39,29 +39,31 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setProbabilityCol(v: String): this.type = set(probabilityCol, v)
   def setModelSpec(v: ModelSpec): this.type = set(modelSpec, v.toJson)
   def setModelSpecJson(v: String): this.type = set(modelSpec, v)
-  /** sgd, momentum or adam. Default: adam. */
-  def setOptimizer(v: String): this.type = set(optimizer, v)
+  /** sgd, momentum or adam (any case). Default: adam. */
+  def setOptimizer(v: String): this.type = set(optimizer, BiosParams.lower(BiosParams.param(OptimizerSpec.parse(v, 1.0)).kind().name()))
   /** Default: 0.001. */
   def setLearningRate(v: Double): this.type = set(learningRate, v)
-  /** Global batch size. Default: 256. */
+  /** Global batch size: records per step across all workers. Default: 256. */
   def setBatchSize(v: Int): this.type = set(batchSize, v)
   /** Default: 1. */
   def setEpochs(v: Int): this.type = set(epochs, v)
   /** Default: 1. */
   def setNumWorkers(v: Int): this.type = set(numWorkers, v)
-  /** simple or efficient. Default: efficient. */
-  def setExecutionMode(v: String): this.type = set(executionMode, v)
+  /** simple or efficient (any case). Default: efficient. */
+  def setExecutionMode(v: String): this.type = setExecutionMode(BiosParams.param(ExecutionMode.parse(v)))
+  def setExecutionMode(v: ExecutionMode): this.type = set(executionMode, BiosParams.lower(v.name()))
   /** A whole number >= 1, or auto. Default: auto. */
-  def setPrefetchDepth(v: String): this.type = set(prefetchDepth, v)
-  def setPrefetchDepth(v: Int): this.type = set(prefetchDepth, v.toString)
+  def setPrefetchDepth(v: String): this.type = setPrefetchDepth(BiosParams.param(PrefetchDepth.parse(v)))
+  def setPrefetchDepth(v: Int): this.type = setPrefetchDepth(BiosParams.param(PrefetchDepth.of(v)))
+  def setPrefetchDepth(v: PrefetchDepth): this.type = set(prefetchDepth, v.toString)
   /** Default: 0. */
   def setSeed(v: Long): this.type = set(seed, v)
   /** Default: true. */
   def setShuffle(v: Boolean): this.type = set(shuffle, v)
   /** Default: 8192. */
   def setShuffleWindow(v: Int): this.type = set(shuffleWindow, v)
-  /** shuffle or direct. Default: shuffle. */
-  def setSharding(v: String): this.type = set(sharding, v)
+  /** shuffle or direct (any case). Default: shuffle. */
+  def setSharding(v: String): this.type = set(sharding, BiosParams.parseSharding(v))
   def setCheckpointDir(v: String): this.type = set(checkpointDir, v)
   def setCheckpointInterval(v: Int): this.type = set(checkpointInterval, v)
 
@@ -94,16 +96,20 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   override def fit(dataset: Dataset[_]): BiosModel = {
     val spec = validate(dataset.schema)
     val df = dataset.toDF()
-    val sc = df.sparkSession.sparkContext
-    ClusterChecks.check(sc, getNumWorkers)
-    if (getSharding == "direct") {
+    val session = df.sparkSession
+    val sc = session.sparkContext
+    val direct = getSharding == "direct"
+    ClusterChecks.check(sc, getNumWorkers, BiosConf.ExecutorWait.get(session).toMillis)
+    if (direct) {
       ClusterChecks.checkDirectInput(df.rdd, getNumWorkers)
     }
     if (df.isEmpty) {
       throw new IllegalArgumentException("the training DataFrame is empty; check the input path and filters")
     }
     val config = TrainingConfig.builder()
-      .mode(mode).prefetchDepth(PrefetchDepth.parse(getPrefetchDepth))
+      .mode(getExecutionMode).prefetchDepth(getPrefetchDepth)
+      .prefetchMemoryBytes(BiosConf.PrefetchMemory.get(session))
+      .inputTimeout(BiosConf.InputTimeout.get(session))
       .batchSize(getBatchSize).epochs(getEpochs).seed(getSeed).shuffle(getShuffle)
       .shuffleWindow(getShuffleWindow)
       .checkpointInterval(getCheckpointInterval)
@@ -113,9 +119,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs())
     val secret = new Array[Byte](32)
     new SecureRandom().nextBytes(secret)
-    val timeout = Duration.ofSeconds(sc.getConf.getTimeAsSeconds("spark.bios.collectiveTimeout", "600s"))
     val checkpoints = Option(getCheckpointDir).filter(_.nonEmpty).map { dir =>
-      val store = HadoopCheckpointStore(dir, sc.getConf.getInt("spark.bios.keepCheckpoints", 3), sc.hadoopConfiguration)
+      val store = HadoopCheckpointStore(dir, BiosConf.KeepCheckpoints.get(session), sc.hadoopConfiguration)
       // Fail now, on the driver, if the directory cannot be written or holds another run.
       store.probeWritable()
       store.latestIdentity().foreach { id =>
@@ -124,7 +129,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
             s"is $got, this fit's is $want; use the same settings to resume it, or an empty checkpointDir")
         }
         differs("model spec", id.modelSpecJson(), spec.toJson)
-        differs("optimizer", id.optimizer(), optimizerSpec.toString)
+        differs("optimizer", id.optimizer(), getOptimizerSpec.toString)
         differs("batchSize", id.batchSize(), getBatchSize)
         differs("seed", id.seed(), getSeed)
         differs("numWorkers", id.workers(), getNumWorkers)
@@ -135,25 +140,26 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       }
       store
     }
-    val job = BarrierTraining.Job(spec.toJson, optimizerSpec, config, decoder, spec.featureSize(),
-      spec.labelWidth(), secret, timeout, 64 * 1024, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)),
+    val job = BarrierTraining.Job(spec.toJson, getOptimizerSpec, config, decoder, spec.featureSize(),
+      spec.labelWidth(), secret, BiosConf.CollectiveTimeout.get(session), BiosConf.RingAuthTimeout.get(session),
+      (BiosConf.RingChunkSize.get(session) / 4).toInt, checkpoints, TrainingHooks.load(session),
       encrypt = sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false),
-      cacheMemoryBytes = org.apache.spark.network.util.JavaUtils.byteStringAsBytes(
-        Option(sc.getLocalProperty("spark.bios.cacheMemory")).getOrElse(sc.getConf.get("spark.bios.cacheMemory", "1g"))),
+      cacheMemoryBytes = BiosConf.CacheMemory.get(session),
+      mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}")
     // The rendezvous (one allGather) waits as long as Spark's barrier sync timeout allows.
     if (sc.getConf.getTimeAsSeconds("spark.barrier.sync.timeout", "365d") > 3600) {
       logWarning("spark.barrier.sync.timeout is over an hour: a worker that never reaches the rendezvous " +
         "holds the others that long; set it to e.g. 3600s (conf/bios-defaults.conf does)")
     }
-    if (!sc.getConf.get("spark.plugins", "").contains("ai.bios.spark.BiosPlugin")) {
-      logInfo("Training without live progress on the driver: add spark.plugins=ai.bios.spark.BiosPlugin")
+    if (!sc.getConf.get("spark.plugins", "").contains(classOf[BiosPlugin].getName)) {
+      logInfo(s"Training without live progress on the driver: add spark.plugins=${classOf[BiosPlugin].getName}")
     }
     val t0 = System.nanoTime()
-    val results = BarrierTraining.run(df, job, getNumWorkers, direct = getSharding == "direct")
+    val results = BarrierTraining.run(df, job, getNumWorkers, direct)
     val seconds = (System.nanoTime() - t0) / 1e9
     val summary = TrainingSummary(results.head.losses, results.head.losses.length.toLong, seconds,
-      getExecutionMode, results.map(_.summary))
+      BiosParams.lower(getExecutionMode.name()), results.map(_.summary))
     logInfo(summary.toString)
     copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary)
   }

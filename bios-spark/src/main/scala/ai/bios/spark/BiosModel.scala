@@ -1,5 +1,6 @@
 package ai.bios.spark
 
+import ai.bios.spark.conf.BiosConf
 import ai.bios.spark.internal.{Inference, RowDecoder}
 import ai.bios.tf.model.{ComputeOptions, Loss, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.hadoop.fs.Path
@@ -56,7 +57,9 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
     val decoder = new RowDecoder(getFeaturesCol, df.schema.fieldIndex(getFeaturesCol), spec.featureSize(),
       "", -1, 0, "the data to transform")
     val specJson = spec.toJson
-    val rows = df.rdd.mapPartitions(it => Inference.run(it, specJson, bcWeights.value, decoder, 1024))
+    val batchSize = BiosConf.InferenceBatchSize.get(spark)
+    val depth = BiosConf.InferencePrefetchDepth.get(spark)
+    val rows = df.rdd.mapPartitions(it => Inference.run(it, specJson, bcWeights.value, decoder, batchSize, depth))
     spark.createDataFrame(rows, outSchema)
   }
 

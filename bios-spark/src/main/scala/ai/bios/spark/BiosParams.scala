@@ -1,14 +1,20 @@
 package ai.bios.spark
 
-import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth}
+import ai.bios.tf.InvalidSettingException
+import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
 import ai.bios.tf.model.{ModelSpec, OptimizerSpec}
 import org.apache.spark.ml.param._
 
-import scala.util.Try
+import java.util.Locale
 
 /**
  * The parameters of [[BiosEstimator]] and [[BiosModel]], MLlib style: declared once with their
- * doc and validator; all defaults in one `setDefault`.
+ * doc and validator; all defaults in one `setDefault`, taken from the engine's where it has one.
+ *
+ * Choice params are stored as lower-case strings (so saved pipelines stay readable) and read back
+ * typed (`getExecutionMode` is an [[ExecutionMode]]). Their validators are the engine's own parsers:
+ * any case is accepted, and a bad value fails with the engine's message (the param, the value and
+ * what it must be), whether it comes through a setter, a `ParamMap` or a loaded pipeline.
  */
 trait BiosParams extends Params {
 
@@ -21,9 +27,9 @@ trait BiosParams extends Params {
     "class probability vector column to add (classification models)")
   final val modelSpec = new Param[String](this, "modelSpec",
     "the network as ModelSpec JSON (ModelSpec.builder(...).build().toJson)",
-    (json: String) => Try(ModelSpec.fromJson(json)).isSuccess)
+    (json: String) => BiosParams.valid(ModelSpec.fromJson(json)))
   final val optimizer = new Param[String](this, "optimizer", "sgd, momentum or adam",
-    ParamValidators.inArray(Array("sgd", "momentum", "adam")))
+    (v: String) => BiosParams.valid(OptimizerSpec.parse(v, 1.0)))
   final val learningRate = new DoubleParam(this, "learningRate", "optimizer step size, > 0",
     ParamValidators.gt(0.0))
   final val batchSize = new IntParam(this, "batchSize",
@@ -33,10 +39,10 @@ trait BiosParams extends Params {
     "training tasks (one per GPU executor), run as one barrier stage", ParamValidators.gtEq(1))
   final val executionMode = new Param[String](this, "executionMode",
     "simple (serial) or efficient (input queued ahead, reports and checkpoints off the critical path)",
-    ParamValidators.inArray(Array("simple", "efficient")))
+    (v: String) => BiosParams.valid(ExecutionMode.parse(v)))
   final val prefetchDepth = new Param[String](this, "prefetchDepth",
     "batches queued ahead per worker: a whole number >= 1, or auto",
-    (v: String) => Try(PrefetchDepth.parse(v)).isSuccess)
+    (v: String) => BiosParams.valid(PrefetchDepth.parse(v)))
   final val seed = new LongParam(this, "seed", "seed of the data order")
   final val shuffle = new BooleanParam(this, "shuffle",
     "whether each worker visits its shard in a fresh order every epoch (drawn from seed, epoch and rank)")
@@ -48,7 +54,7 @@ trait BiosParams extends Params {
       "ETL on every core and checks each row before training; balanced shards from any partitioning) or " +
       "direct (input partition i feeds worker i as is, so the upstream ETL runs lazily inside the training " +
       "task while the first epoch trains; needs exactly numWorkers partitions)",
-    ParamValidators.inArray(Array("shuffle", "direct")))
+    (v: String) => BiosParams.valid(BiosParams.parseSharding(v)))
   final val checkpointDir = new Param[String](this, "checkpointDir",
     "directory for checkpoints (empty: none)")
   final val checkpointInterval = new IntParam(this, "checkpointInterval",
@@ -61,14 +67,14 @@ trait BiosParams extends Params {
     probabilityCol -> "probability",
     optimizer -> "adam",
     learningRate -> 0.001,
-    batchSize -> 256,
+    batchSize -> TrainingConfig.DEFAULT_BATCH_SIZE,
     epochs -> 1,
     numWorkers -> 1,
-    executionMode -> "efficient",
-    prefetchDepth -> "auto",
+    executionMode -> BiosParams.lower(TrainingConfig.builder().build().mode().name()),
+    prefetchDepth -> TrainingConfig.builder().build().prefetchDepth().toString,
     seed -> 0L,
     shuffle -> true,
-    shuffleWindow -> 8192,
+    shuffleWindow -> TrainingConfig.DEFAULT_SHUFFLE_WINDOW,
     sharding -> "shuffle",
     checkpointDir -> "",
     checkpointInterval -> 0)
@@ -84,20 +90,47 @@ trait BiosParams extends Params {
     }
     ModelSpec.fromJson($(modelSpec))
   }
-  def getOptimizer: String = $(optimizer)
+  /** The optimizer's name, lower case. */
+  def getOptimizer: String = BiosParams.lower($(optimizer))
+  /** The optimizer with the learning rate. */
+  def getOptimizerSpec: OptimizerSpec = BiosParams.param(OptimizerSpec.parse($(optimizer), $(learningRate)))
   def getLearningRate: Double = $(learningRate)
   def getBatchSize: Int = $(batchSize)
   def getEpochs: Int = $(epochs)
   def getNumWorkers: Int = $(numWorkers)
-  def getExecutionMode: String = $(executionMode)
-  def getPrefetchDepth: String = $(prefetchDepth)
+  def getExecutionMode: ExecutionMode = BiosParams.param(ExecutionMode.parse($(executionMode)))
+  def getPrefetchDepth: PrefetchDepth = BiosParams.param(PrefetchDepth.parse($(prefetchDepth)))
   def getSeed: Long = $(seed)
   def getShuffle: Boolean = $(shuffle)
   def getShuffleWindow: Int = $(shuffleWindow)
-  def getSharding: String = $(sharding)
+  /** shuffle or direct. */
+  def getSharding: String = BiosParams.parseSharding($(sharding))
   def getCheckpointDir: String = $(checkpointDir)
   def getCheckpointInterval: Int = $(checkpointInterval)
+}
 
-  protected def optimizerSpec: OptimizerSpec = OptimizerSpec.parse($(optimizer), $(learningRate))
-  protected def mode: ExecutionMode = ExecutionMode.parse($(executionMode))
+private[spark] object BiosParams {
+  def lower(v: String): String = v.trim.toLowerCase(Locale.ROOT)
+
+  /**
+   * `parse`'s value; an engine setting error becomes the `IllegalArgumentException` MLlib raises
+   * for a bad param, with the engine's message (the param, the value, what it must be) and cause.
+   */
+  def param[T](parse: => T): T =
+    try parse catch {
+      case e: InvalidSettingException => throw new IllegalArgumentException(e.getMessage, e)
+    }
+
+  /** A validator: true when `parse` succeeds; throws its explanation otherwise. */
+  def valid(parse: => Any): Boolean = {
+    param(parse)
+    true
+  }
+
+  /** shuffle or direct, any case; the engine's kind of message otherwise. */
+  def parseSharding(v: String): String = Option(v).map(lower) match {
+    case Some(s @ ("shuffle" | "direct")) => s
+    case _ => throw new IllegalArgumentException(new InvalidSettingException("sharding", "\"" + v + "\"",
+      "must be shuffle or direct").getMessage)
+  }
 }

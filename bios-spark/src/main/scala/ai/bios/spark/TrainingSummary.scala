@@ -39,7 +39,18 @@ case class WorkerSummary(
     prefetchDepth: Int,
     stepMedianMillis: Double,
     ceiling: Double,
-    resumedFrom: Long)
+    resumedFrom: Long) {
+
+  /** For Java: the per-step cost of each stage, milliseconds. */
+  def getStageMillis: java.util.Map[Stage, java.lang.Double] = {
+    val m = new java.util.EnumMap[Stage, java.lang.Double](classOf[Stage])
+    Stage.values().foreach(s => m.put(s, java.lang.Double.valueOf(stageMillis.getOrElse(WorkerSummary.key(s), 0.0))))
+    m
+  }
+
+  /** For Java: the GPU address Spark assigned, if any. */
+  def getGpu: java.util.Optional[String] = java.util.Optional.ofNullable(gpu.orNull)
+}
 
 /**
  * The result of one fit: the loss history (global mean loss of every step, the same on every
@@ -54,6 +65,9 @@ case class TrainingSummary(
 
   def finalLoss: Double = if (lossHistory.isEmpty) Double.NaN else lossHistory.last
 
+  /** For Java: the workers' summaries, by rank. */
+  def getWorkers: java.util.List[WorkerSummary] = workers.asJava
+
   /** Samples per second over all workers (rank 0's view). */
   def samplesPerSecond: Double = workers.headOption.map(_.samplesPerSecond).getOrElse(0.0)
 
@@ -63,9 +77,12 @@ case class TrainingSummary(
 }
 
 private[spark] object WorkerSummary {
+  /** The name of a stage in [[WorkerSummary.stageMillis]]. */
+  def key(s: Stage): String = s.name().toLowerCase(java.util.Locale.ROOT)
+
   def apply(rank: Int, gpu: Option[String], pinned: String, records: Int, spilled: Int, beforeTraining: Int,
       r: TrainingReport): WorkerSummary =
     WorkerSummary(rank, gpu, pinned, records, spilled, beforeTraining, r.samplesPerSecond(),
-      Stage.values().map(s => s.name().toLowerCase -> r.stageMillis(s)).toMap,
+      Stage.values().map(s => key(s) -> r.stageMillis(s)).toMap,
       r.deviceIdleFraction(), r.inputWaitFraction(), r.prefetchDepth(), r.stepMedianNanos() / 1e6, r.ceiling(), r.firstStep())
 }

@@ -79,9 +79,9 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     val data = hyperplane(900, 12)
     val inMemory = estimator().setEpochs(2).fit(data)
     assert(inMemory.summary.workers.forall(_.spilledRecords == 0))
-    spark.sparkContext.setLocalProperty("spark.bios.cacheMemory", "2k") // ~70 rows of 7 floats
+    spark.conf.set("spark.bios.cacheMemory", "2k") // ~70 rows of 7 floats, for this session
     val spilled = try estimator().setEpochs(2).fit(data)
-    finally spark.sparkContext.setLocalProperty("spark.bios.cacheMemory", null)
+    finally spark.conf.unset("spark.bios.cacheMemory")
     assert(spilled.summary.workers.forall(w => w.spilledRecords > 300), spilled.summary.workers.map(_.spilledRecords))
     assert(spilled.getWeights.sameElements(inMemory.getWeights))
   }

@@ -1,6 +1,5 @@
 package ai.bios.spark
 
-import ai.bios.spark.internal.FaultInjection
 import ai.bios.tf.model.{Activation, ModelSpec}
 import org.apache.spark.ml.linalg.{SQLDataTypes, Vectors}
 import org.apache.spark.sql.{DataFrame, Row}
@@ -17,7 +16,8 @@ import java.nio.file.{Files, Path}
 class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
   private lazy val scratch: Path = Files.createTempDirectory("bios-kill")
 
-  override protected def clusterConf: Map[String, String] = Map("spark.stage.maxConsecutiveAttempts" -> "3")
+  override protected def clusterConf: Map[String, String] = Map("spark.stage.maxConsecutiveAttempts" -> "3") ++
+    FaultHooks.Conf
 
   override protected def beforeAll(): Unit = {
     super.beforeAll()
@@ -59,10 +59,10 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
 
     val pidFile = scratch.resolve("victim.pid")
     val sc = spark.sparkContext
-    sc.setLocalProperty(FaultInjection.Key, s"1:17:$pidFile")
+    sc.setLocalProperty(FaultHooks.Property, s"1:17:$pidFile")
     val result = new java.util.concurrent.atomic.AtomicReference[Either[Throwable, BiosModel]]()
     val trainer = new Thread(() => {
-      sc.setLocalProperty(FaultInjection.Key, s"1:17:$pidFile")
+      sc.setLocalProperty(FaultHooks.Property, s"1:17:$pidFile")
       result.set(try Right(estimator(scratch.resolve("killed").toUri.toString).fit(df))
       catch { case t: Throwable => Left(t) })
     }, "bios-test-trainer")
@@ -77,7 +77,7 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
     assert(victim.destroyForcibly(), "SIGKILL sent")
     trainer.join(300000)
     assert(!trainer.isAlive, "the fit finished")
-    sc.setLocalProperty(FaultInjection.Key, null)
+    sc.setLocalProperty(FaultHooks.Property, null)
     val killed = result.get() match {
       case Right(m) => m
       case Left(t) => fail("the fit did not recover from the lost executor", t)

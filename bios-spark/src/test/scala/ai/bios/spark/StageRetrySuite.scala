@@ -1,6 +1,6 @@
 package ai.bios.spark
 
-import ai.bios.spark.internal.FaultInjection
+import ai.bios.spark.internal.TrainingHooks
 import ai.bios.tf.model.{Activation, ModelSpec}
 import org.apache.spark.ml.linalg.{SQLDataTypes, Vectors}
 import org.apache.spark.sql.{DataFrame, Row}
@@ -16,7 +16,8 @@ import scala.jdk.CollectionConverters._
  */
 class StageRetrySuite extends AnyFunSuite with LocalSpark {
   // Short enough that a stalled peer is noticed quickly in the stall test, long for this data.
-  override protected def extraConf: Map[String, String] = Map("spark.bios.collectiveTimeout" -> "5s")
+  override protected def extraConf: Map[String, String] = Map("spark.bios.collectiveTimeout" -> "5s") ++
+    FaultHooks.Conf
 
   private val spec = ModelSpec.builder(5).dense(8, Activation.TANH).dense(2, Activation.NONE).seed(4).build()
   private lazy val scratch = Files.createTempDirectory("bios-retry").toFile
@@ -47,13 +48,13 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
   }
 
   private def fit(mode: String, dir: String, failAt: Option[String], sharding: String = "shuffle"): BiosModel = {
-    failAt.foreach(f => spark.sparkContext.setLocalProperty(FaultInjection.Key, f))
+    failAt.foreach(f => spark.sparkContext.setLocalProperty(FaultHooks.Property, f))
     try {
       new BiosEstimator().setModelSpec(spec).setNumWorkers(2).setBatchSize(32).setEpochs(2)
         .setLearningRate(0.01).setExecutionMode(mode).setSeed(1).setSharding(sharding)
         .setCheckpointDir(dir).setCheckpointInterval(5)
         .fit(if (sharding == "direct") data(2) else data)
-    } finally spark.sparkContext.setLocalProperty(FaultInjection.Key, null)
+    } finally spark.sparkContext.setLocalProperty(FaultHooks.Property, null)
   }
 
   test("sharding=direct: a task failing inside the streamed first epoch reruns its ETL, resumes and ends bitwise equal") {
@@ -124,7 +125,9 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
     System.clearProperty("spark.testing")
     try {
       assert(!sys.env.contains("SPARK_TESTING"), "precondition: this JVM is not marked as a Spark test by its environment")
-      assert(FaultInjection.fromConf(spark.sparkContext.getConf, "1:3").isEmpty)
+      spark.sparkContext.setLocalProperty(FaultHooks.Property, "1:3")
+      try assert(TrainingHooks.load(spark) eq TrainingHooks.None)
+      finally spark.sparkContext.setLocalProperty(FaultHooks.Property, null)
     } finally System.setProperty("spark.testing", "true")
   }
 }

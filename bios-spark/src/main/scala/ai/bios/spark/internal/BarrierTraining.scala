@@ -34,11 +34,13 @@ private[spark] object BarrierTraining extends Logging {
       labelWidth: Int,
       secret: Array[Byte],
       collectiveTimeout: Duration,
+      authTimeout: Duration,
       chunkFloats: Int,
       checkpoints: Option[HadoopCheckpointStore],
-      faultAt: Option[FaultInjection.Fault],
+      hooks: TrainingHooks,
       encrypt: Boolean,
       cacheMemoryBytes: Long,
+      mapsAhead: Int,
       runId: String) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }
@@ -54,7 +56,7 @@ private[spark] object BarrierTraining extends Logging {
    * train on its first rows while the rest arrive. Rows are checked on the map side (null, size,
    * NaN, label range), so bad data fails the fit before training starts, naming its partition and row.
    */
-  def shard(df: DataFrame, workers: Int, decoder: RowDecoder): RDD[(Long, Row)] = {
+  def shard(df: DataFrame, workers: Int, decoder: RowDecoder, mapsAhead: Int): RDD[(Long, Row)] = {
     val keyed = df.rdd.mapPartitionsWithIndex { (p, rows) =>
       val check = decoder.in(s"input partition $p of the training data")
       val f = new Array[Float](decoder.featureSize)
@@ -65,7 +67,7 @@ private[spark] object BarrierTraining extends Logging {
         ((p.toLong << 32) | i.toLong, row)
       }
     }
-    new MapOrderedShuffledRDD[Long, Row](keyed, new ShardPartitioner(workers))
+    new MapOrderedShuffledRDD[Long, Row](keyed, new ShardPartitioner(workers), mapsAhead)
   }
 
   /**
@@ -75,7 +77,7 @@ private[spark] object BarrierTraining extends Logging {
    */
   def run(df: DataFrame, job: Job, workers: Int, direct: Boolean = false): Seq[WorkerResult] = {
     val rows: RDD[Row] = if (direct) df.rdd
-      else shard(df, workers, job.decoder).mapPartitions(inKeyOrder, preservesPartitioning = true)
+      else shard(df, workers, job.decoder, job.mapsAhead).mapPartitions(inKeyOrder, preservesPartitioning = true)
     val where = if (direct) "input partition %d of the training data" else "worker %d's shard"
     val results = rows.barrier().mapPartitions { it => Iterator(train(it, job, where)) }
       .map(r => (r.rank, r))
@@ -135,7 +137,7 @@ private[spark] object BarrierTraining extends Logging {
           val loop = new StepLoop(model, cache, job.config)
             .collective(ring)
             .threadPrefix(s"bios-rank$rank")
-            .listener(FaultInjection.wrap(job.faultAt, rank, ctx.stageAttemptNumber(), progress))
+            .listener(job.hooks.listener(rank, ctx.stageAttemptNumber(), progress))
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
           val report = try loop.run() catch {
             case e: Throwable =>

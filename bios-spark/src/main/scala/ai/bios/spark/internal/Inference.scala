@@ -24,7 +24,7 @@ private[spark] object Inference {
   }
 
   def run(rows: Iterator[Row], specJson: String, weights: Array[Float], decoder: RowDecoder,
-      batchSize: Int): Iterator[Row] = {
+      batchSize: Int, prefetchDepth: Int): Iterator[Row] = {
     val spec = ModelSpec.fromJson(specJson)
     val ctx = TaskContext.get()
     val gpu = Option(ctx).flatMap(c => Option(c.resources()).flatMap(_.get("gpu"))).flatMap(_.addresses.headOption)
@@ -52,7 +52,7 @@ private[spark] object Inference {
           Optional.of(new RowBatch(buf.toArray, t))
         }
       }
-      PrefetchQueue.fixed(producer, 2, s"bios-inference-${Option(ctx).map(_.partitionId()).getOrElse(0)}").start()
+      PrefetchQueue.fixed(producer, prefetchDepth, s"bios-inference-${Option(ctx).map(_.partitionId()).getOrElse(0)}").start()
     } catch {
       case e: Throwable =>
         model.close()

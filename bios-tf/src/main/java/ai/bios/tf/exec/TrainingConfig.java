@@ -12,6 +12,15 @@ import java.util.Objects;
 public final class TrainingConfig implements Serializable {
   private static final long serialVersionUID = 1L;
 
+  /** Default global batch size (records per step across all workers). */
+  public static final int DEFAULT_BATCH_SIZE = 256;
+  /** Default memory budget of queued batches with {@code prefetchDepth=auto}: 256 MiB. */
+  public static final long DEFAULT_PREFETCH_MEMORY_BYTES = 256L << 20;
+  /** Default window a streamed first epoch draws its records from. */
+  public static final int DEFAULT_SHUFFLE_WINDOW = 8192;
+  /** Default longest wait of the loop for a batch (and of any hand-off between the run's threads). */
+  public static final Duration DEFAULT_INPUT_TIMEOUT = Duration.ofMinutes(10);
+
   private final ExecutionMode mode;
   private final PrefetchDepth prefetchDepth;
   private final long prefetchMemoryBytes;
@@ -130,19 +139,19 @@ public final class TrainingConfig implements Serializable {
         + ", shuffleWindow=" + shuffleWindow + ", checkpointInterval=" + checkpointInterval + ", inputTimeout=" + inputTimeout + "}";
   }
 
-  /** Builder with the defaults: efficient mode, auto prefetch (256 MiB), batch 64, 1 epoch. */
+  /** Builder with the defaults: efficient mode, auto prefetch (256 MiB), batch 256, 1 epoch. */
   public static final class Builder {
     private ExecutionMode mode = ExecutionMode.EFFICIENT;
     private PrefetchDepth prefetchDepth = PrefetchDepth.auto();
-    private long prefetchMemoryBytes = 256L << 20;
-    private int batchSize = 64;
+    private long prefetchMemoryBytes = DEFAULT_PREFETCH_MEMORY_BYTES;
+    private int batchSize = DEFAULT_BATCH_SIZE;
     private int epochs = 1;
     private long maxSteps;
     private long seed;
     private boolean shuffle = true;
-    private int shuffleWindow = 8192;
+    private int shuffleWindow = DEFAULT_SHUFFLE_WINDOW;
     private int checkpointInterval;
-    private Duration inputTimeout = Duration.ofMinutes(10);
+    private Duration inputTimeout = DEFAULT_INPUT_TIMEOUT;
 
     public Builder mode(ExecutionMode v) {
       mode = v;

@@ -1,65 +1,15 @@
 package ai.bios.spark.internal
 
-import ai.bios.tf.exec.{StepListener, StepMetrics}
+import ai.bios.spark.conf.BiosConf
 import com.codahale.metrics.{Gauge, MetricRegistry}
 import org.apache.spark.SparkContext
-import org.apache.spark.api.plugin.{DriverPlugin, ExecutorPlugin, PluginContext}
+import org.apache.spark.api.plugin.{DriverPlugin, PluginContext}
 import org.apache.spark.internal.Logging
 
 import java.util.concurrent.{Executors, ScheduledExecutorService, TimeUnit}
 import java.util.concurrent.atomic.AtomicReference
 import java.util.{Map => JMap}
 import scala.jdk.CollectionConverters._
-
-/**
- * A training task's progress, sent by every worker to the driver. Loss, step and samples/s are
- * global (the same on every worker); input wait and device idle are the worker's own.
- */
-private[spark] final case class Progress(
-    run: String, rank: Int, epoch: Int, step: Long, totalSteps: Long, loss: Double, samplesPerSecond: Double,
-    inputWaitFraction: Double, deviceIdleFraction: Double, elapsedNanos: Long) extends Serializable
-
-/** An executor's TensorFlow, reported once when it loads. */
-private[spark] final case class ExecutorReady(executorId: String, tensorflowVersion: String) extends Serializable
-
-/** Where a training task finds its executor's plugin context (set when the executor plugin starts). */
-private[spark] object ExecutorPluginContext {
-  private val current = new AtomicReference[PluginContext]()
-  def set(ctx: PluginContext): Unit = current.set(ctx)
-  def clear(): Unit = current.set(null)
-  def get: Option[PluginContext] = Option(current.get())
-}
-
-/**
- * Sends one worker's progress to the driver at most every `intervalNanos` (and on the last step).
- * `PluginContext.send` is asynchronous; this never blocks the step.
- */
-private[spark] final class ProgressSender(ctx: PluginContext, intervalNanos: Long, run: String, rank: Int)
-  extends StepListener {
-  private var last = 0L
-  private var sent = false
-
-  override def onStep(m: StepMetrics): Unit = {
-    val lastStep = m.step + 1 == m.totalSteps
-    if (lastStep || !sent || m.elapsedNanos - last >= intervalNanos) {
-      sent = true
-      last = m.elapsedNanos
-      ctx.send(Progress(run, rank, m.epoch, m.step + 1, m.totalSteps, m.loss, m.samplesPerSecond, m.inputWaitFraction,
-        m.deviceIdleFraction, m.elapsedNanos))
-    }
-  }
-}
-
-private[spark] final class BiosExecutorPlugin extends ExecutorPlugin with Logging {
-  override def init(ctx: PluginContext, extraConf: JMap[String, String]): Unit = {
-    val version = org.tensorflow.TensorFlow.version() // loads the native library now, not at the first step
-    logInfo(s"TensorFlow $version loaded on executor ${ctx.executorID()}")
-    ExecutorPluginContext.set(ctx)
-    ctx.send(ExecutorReady(ctx.executorID(), version))
-  }
-
-  override def shutdown(): Unit = ExecutorPluginContext.clear()
-}
 
 /** What the driver plugin has heard, for the driver's code (one plugin per driver JVM). */
 private[spark] object DriverProgress {
@@ -99,7 +49,7 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
   private var printer: ScheduledExecutorService = _
 
   override def init(sc: SparkContext, ctx: PluginContext): JMap[String, String] = {
-    val interval = sc.getConf.getTimeAsMs("spark.bios.progressInterval", "10s")
+    val interval = BiosConf.ProgressInterval.get(sc.getConf).toMillis
     printer = Executors.newSingleThreadScheduledExecutor { r =>
       val t = new Thread(r, "bios-progress")
       t.setDaemon(true)
