@@ -1,6 +1,6 @@
 package ai.bios.spark.internal
 
-import ai.bios.tf.checkpoint.{Checkpoint, CheckpointStore}
+import ai.bios.tf.checkpoint.{Checkpoint, CheckpointStore, RunIdentity}
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.{FileSystem, Path}
 
@@ -83,7 +83,7 @@ private[spark] final class HadoopCheckpointStore(dir: String, keep: Int, hadoopC
   }
 
   /** The identity of the newest checkpoint, if any. */
-  def latestIdentity(): Option[Checkpoint.RunIdentity] = Option(latest().orElse(null)).map(_.identity())
+  def latestIdentity(): Option[RunIdentity] = Option(latest().orElse(null)).map(_.identity())
 
   /** Steps of complete checkpoints, oldest first. */
   def steps(): Seq[Long] = {

@@ -1,6 +1,5 @@
 package ai.bios.tf.checkpoint;
 
-import ai.bios.tf.BiosException;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -28,27 +27,40 @@ import java.util.zip.CRC32;
  * @param lossHistory mean loss of each step {@code [0, nextStep)}
  */
 public record Checkpoint(
-    RunIdentity identity, long nextStep, long appliedSteps, float[] weights, float[] optimizerState,
+    ai.bios.tf.checkpoint.RunIdentity identity, long nextStep, long appliedSteps, float[] weights, float[] optimizerState,
     double[] lossHistory) {
 
   private static final long MAGIC = 0x42494f53434b5054L; // "BIOSCKPT"
   private static final int VERSION = 2; // 2 added firstEpochWindow; version 1 still reads
 
   /**
-   * What makes two runs the same run. {@code stepsPerEpoch} is -1 in a checkpoint written while a
-   * streamed first epoch was still running (its length was not known yet). {@code firstEpochWindow}
-   * is the window a streamed first epoch drew records from (1: arrival order), or 0 when the first
-   * epoch was not streamed; it decides the first epoch's order, so resuming inside that epoch needs
-   * the same one.
+   * The old name of {@link ai.bios.tf.checkpoint.RunIdentity}, kept so that code naming
+   * {@code Checkpoint.RunIdentity} (the step loop) still compiles: it only carries the identity it
+   * builds. Remove it, with the two methods taking it, once no caller names it.
    */
-  public record RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed,
-      boolean shuffle, int workers, int stepsPerEpoch, int firstEpochWindow) {
+  public static final class RunIdentity {
+    private final ai.bios.tf.checkpoint.RunIdentity value;
 
-    /** A run whose first epoch is not streamed. */
+    public RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed, boolean shuffle,
+        int workers, int stepsPerEpoch, int firstEpochWindow) {
+      value = new ai.bios.tf.checkpoint.RunIdentity(modelSpecJson, optimizer, batchSize, seed, shuffle, workers,
+          stepsPerEpoch, firstEpochWindow);
+    }
+
     public RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed, boolean shuffle,
         int workers, int stepsPerEpoch) {
       this(modelSpecJson, optimizer, batchSize, seed, shuffle, workers, stepsPerEpoch, 0);
     }
+
+    public ai.bios.tf.checkpoint.RunIdentity value() {
+      return value;
+    }
+  }
+
+  /** A checkpoint of the run {@code identity} names (see {@link RunIdentity}). */
+  public Checkpoint(RunIdentity identity, long nextStep, long appliedSteps, float[] weights, float[] optimizerState,
+      double[] lossHistory) {
+    this(identity.value(), nextStep, appliedSteps, weights, optimizerState, lossHistory);
   }
 
   public void writeTo(OutputStream out) throws IOException {
@@ -137,8 +149,9 @@ public record Checkpoint(
         throw new CorruptCheckpointException(source + " has format version " + version
             + "; this Bios reads versions 1 to " + VERSION);
       }
-      RunIdentity id = new RunIdentity(readString(data), readString(data), data.readInt(),
-          data.readLong(), data.readInt() != 0, data.readInt(), data.readInt(), version == 1 ? 0 : data.readInt());
+      ai.bios.tf.checkpoint.RunIdentity id = new ai.bios.tf.checkpoint.RunIdentity(readString(data),
+          readString(data), data.readInt(), data.readLong(), data.readInt() != 0, data.readInt(), data.readInt(),
+          version == 1 ? 0 : data.readInt());
       long nextStep = data.readLong();
       long applied = data.readLong();
       float[] weights = readFloats(data, source);
@@ -175,26 +188,17 @@ public record Checkpoint(
     return out.toByteArray();
   }
 
-  /** Throws unless this checkpoint belongs to a run with identity {@code expected}, naming what differs. */
-  public void requireCompatible(RunIdentity expected, String source) {
-    RunIdentity got = identity;
-    check(source, "model spec", got.modelSpecJson(), expected.modelSpecJson());
-    check(source, "optimizer", got.optimizer(), expected.optimizer());
-    check(source, "batchSize", got.batchSize(), expected.batchSize());
-    check(source, "seed", got.seed(), expected.seed());
-    check(source, "shuffle", got.shuffle(), expected.shuffle());
-    check(source, "numWorkers", got.workers(), expected.workers());
-    if (got.stepsPerEpoch() >= 0 && expected.stepsPerEpoch() >= 0) { // -1: a streamed first epoch still running
-      check(source, "steps per epoch (data size)", got.stepsPerEpoch(), expected.stepsPerEpoch());
-    }
+  /**
+   * Throws unless this checkpoint belongs to a run with identity {@code expected}, naming what differs
+   * ({@link ai.bios.tf.checkpoint.RunIdentity#requireSameRun}); {@code source} names the checkpoint.
+   */
+  public void requireCompatible(ai.bios.tf.checkpoint.RunIdentity expected, String source) {
+    identity.requireSameRun(expected, "checkpoint " + source);
   }
 
-  private static void check(String source, String what, Object got, Object expected) {
-    if (!got.equals(expected)) {
-      throw new BiosException("checkpoint " + source + " belongs to a different run: its " + what
-          + " is " + got + ", this run's is " + expected
-          + "; use the same settings to resume it, or point checkpointDir at an empty directory to start afresh");
-    }
+  /** {@link #requireCompatible(ai.bios.tf.checkpoint.RunIdentity, String)} for the old name of the identity. */
+  public void requireCompatible(RunIdentity expected, String source) {
+    requireCompatible(expected.value(), source);
   }
 
   private static String readString(DataInputStream in) throws IOException {
