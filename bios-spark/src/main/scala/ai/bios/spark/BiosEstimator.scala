@@ -2,6 +2,7 @@ package ai.bios.spark
 
 import ai.bios.spark.conf.BiosConf
 import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, HadoopCheckpointStore, RowDecoder, TrainingHooks}
+import ai.bios.tf.checkpoint.RunIdentity
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
 import ai.bios.tf.model.{ModelSpec, OptimizerSpec}
 import org.apache.spark.internal.Logging
@@ -123,20 +124,11 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       val store = HadoopCheckpointStore(dir, BiosConf.KeepCheckpoints.get(session), sc.hadoopConfiguration)
       // Fail now, on the driver, if the directory cannot be written or holds another run.
       store.probeWritable()
-      store.latestIdentity().foreach { id =>
-        def differs(what: String, got: Any, want: Any): Unit = if (got != want) {
-          throw new IllegalArgumentException(s"checkpointDir $dir holds a checkpoint of a different run: its $what " +
-            s"is $got, this fit's is $want; use the same settings to resume it, or an empty checkpointDir")
-        }
-        differs("model spec", id.modelSpecJson(), spec.toJson)
-        differs("optimizer", id.optimizer(), getOptimizerSpec.toString)
-        differs("batchSize", id.batchSize(), getBatchSize)
-        differs("seed", id.seed(), getSeed)
-        differs("numWorkers", id.workers(), getNumWorkers)
-        if (id.stepsPerEpoch() < 0) { // taken inside the streamed first epoch: its order must replay
-          differs("first epoch's shuffle window (shuffleWindow, or 1 without shuffle)", id.firstEpochWindow(),
-            if (getShuffle) getShuffleWindow else 1)
-        }
+      // What this fit can know before training; steps per epoch (-1) is not compared.
+      val wanted = new RunIdentity(spec.toJson, getOptimizerSpec.toString, getBatchSize, getSeed, getShuffle,
+        getNumWorkers, -1, if (getShuffle) getShuffleWindow else 1)
+      store.latestIdentity().map(_.differences(wanted)).filter(!_.isEmpty).foreach { differences =>
+        throw new IllegalArgumentException(RunIdentity.mismatch(s"the newest checkpoint in checkpointDir $dir", differences))
       }
       store
     }

@@ -1,7 +1,7 @@
 package ai.bios.spark
 
 import ai.bios.spark.internal.HadoopCheckpointStore
-import ai.bios.tf.checkpoint.Checkpoint
+import ai.bios.tf.checkpoint.{Checkpoint, RunIdentity}
 import org.apache.hadoop.conf.Configuration
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -9,7 +9,7 @@ import java.nio.file.Files
 
 /** The Hadoop FS checkpoint store on its own (file://; HDFS is covered by PipelineAndStorageSuite). */
 class HadoopCheckpointStoreSuite extends AnyFunSuite {
-  private val id = new Checkpoint.RunIdentity("{}", "adam", 32, 1L, true, 2, 10)
+  private val id = new RunIdentity("{}", "adam", 32, 1L, true, 2, 10)
   private def checkpoint(step: Long) =
     new Checkpoint(id, step, step, Array.fill(1000)(step.toFloat), Array(0.5f), new Array[Double](step.toInt))
 

@@ -1,6 +1,5 @@
 package ai.bios.tf.checkpoint;
 
-import ai.bios.tf.BiosException;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -33,23 +32,6 @@ public record Checkpoint(
 
   private static final long MAGIC = 0x42494f53434b5054L; // "BIOSCKPT"
   private static final int VERSION = 2; // 2 added firstEpochWindow; version 1 still reads
-
-  /**
-   * What makes two runs the same run. {@code stepsPerEpoch} is -1 in a checkpoint written while a
-   * streamed first epoch was still running (its length was not known yet). {@code firstEpochWindow}
-   * is the window a streamed first epoch drew records from (1: arrival order), or 0 when the first
-   * epoch was not streamed; it decides the first epoch's order, so resuming inside that epoch needs
-   * the same one.
-   */
-  public record RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed,
-      boolean shuffle, int workers, int stepsPerEpoch, int firstEpochWindow) {
-
-    /** A run whose first epoch is not streamed. */
-    public RunIdentity(String modelSpecJson, String optimizer, int batchSize, long seed, boolean shuffle,
-        int workers, int stepsPerEpoch) {
-      this(modelSpecJson, optimizer, batchSize, seed, shuffle, workers, stepsPerEpoch, 0);
-    }
-  }
 
   public void writeTo(OutputStream out) throws IOException {
     CRC32 crc = new CRC32();
@@ -137,8 +119,9 @@ public record Checkpoint(
         throw new CorruptCheckpointException(source + " has format version " + version
             + "; this Bios reads versions 1 to " + VERSION);
       }
-      RunIdentity id = new RunIdentity(readString(data), readString(data), data.readInt(),
-          data.readLong(), data.readInt() != 0, data.readInt(), data.readInt(), version == 1 ? 0 : data.readInt());
+      RunIdentity id = new RunIdentity(readString(data),
+          readString(data), data.readInt(), data.readLong(), data.readInt() != 0, data.readInt(), data.readInt(),
+          version == 1 ? 0 : data.readInt());
       long nextStep = data.readLong();
       long applied = data.readLong();
       float[] weights = readFloats(data, source);
@@ -175,27 +158,14 @@ public record Checkpoint(
     return out.toByteArray();
   }
 
-  /** Throws unless this checkpoint belongs to a run with identity {@code expected}, naming what differs. */
+  /**
+   * Throws unless this checkpoint belongs to a run with identity {@code expected}, naming what differs
+   * ({@link RunIdentity#requireSameRun}); {@code source} names the checkpoint.
+   */
   public void requireCompatible(RunIdentity expected, String source) {
-    RunIdentity got = identity;
-    check(source, "model spec", got.modelSpecJson(), expected.modelSpecJson());
-    check(source, "optimizer", got.optimizer(), expected.optimizer());
-    check(source, "batchSize", got.batchSize(), expected.batchSize());
-    check(source, "seed", got.seed(), expected.seed());
-    check(source, "shuffle", got.shuffle(), expected.shuffle());
-    check(source, "numWorkers", got.workers(), expected.workers());
-    if (got.stepsPerEpoch() >= 0 && expected.stepsPerEpoch() >= 0) { // -1: a streamed first epoch still running
-      check(source, "steps per epoch (data size)", got.stepsPerEpoch(), expected.stepsPerEpoch());
-    }
+    identity.requireSameRun(expected, "checkpoint " + source);
   }
 
-  private static void check(String source, String what, Object got, Object expected) {
-    if (!got.equals(expected)) {
-      throw new BiosException("checkpoint " + source + " belongs to a different run: its " + what
-          + " is " + got + ", this run's is " + expected
-          + "; use the same settings to resume it, or point checkpointDir at an empty directory to start afresh");
-    }
-  }
 
   private static String readString(DataInputStream in) throws IOException {
     int n = in.readInt();

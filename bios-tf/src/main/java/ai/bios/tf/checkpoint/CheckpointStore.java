@@ -7,8 +7,8 @@ import java.util.Optional;
  * Where checkpoints live. Writes are atomic: a checkpoint becomes visible only once complete (written
  * under a temporary name, then renamed), so a crash mid-write never hides or corrupts the newest
  * complete one. Older checkpoints beyond the retention count are deleted only after a newer one is
- * complete. The local implementation is {@link LocalCheckpointStore}; bios-spark adds Hadoop file
- * systems.
+ * complete. {@link FileCheckpointStore} implements this over any {@link CheckpointFiles}:
+ * {@link LocalCheckpointStore} locally, bios-spark's on Hadoop file systems.
  */
 public interface CheckpointStore {
 

@@ -1,8 +1,6 @@
 package ai.bios.tf.checkpoint;
 
-import ai.bios.tf.InvalidSettingException;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -13,122 +11,107 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
- * Checkpoints as files {@code ckpt-<step>.bios} in a local directory: written to a hidden temporary
- * file, forced to disk, atomically renamed; the last {@code keep} are kept.
+ * Checkpoints as files {@code ckpt-<step>.bios} in a local directory ({@link FileCheckpointStore}):
+ * written to a hidden temporary file, forced to disk, atomically renamed; the last {@code keep} are
+ * kept.
  */
-public final class LocalCheckpointStore implements CheckpointStore {
-  private static final Pattern NAME = Pattern.compile("ckpt-(\\d{12})\\.bios");
-
+public final class LocalCheckpointStore extends FileCheckpointStore {
   private final Path dir;
-  private final int keep;
 
   public LocalCheckpointStore(Path dir, int keep) {
-    this.dir = dir.toAbsolutePath();
-    this.keep = InvalidSettingException.atLeast("keepCheckpoints", keep, 1);
+    this(new LocalFiles(dir.toAbsolutePath()), keep);
   }
 
-  @Override
-  public String location() {
-    return dir.toString();
+  private LocalCheckpointStore(LocalFiles files, int keep) {
+    super(files, keep);
+    this.dir = files.dir;
   }
 
   /** Path of the checkpoint for {@code step}. */
   public Path pathFor(long step) {
-    return dir.resolve(String.format(Locale.ROOT, "ckpt-%012d.bios", step));
+    return dir.resolve(nameFor(step));
   }
 
-  @Override
-  public void write(Checkpoint checkpoint) throws IOException {
-    try {
+  /** {@link CheckpointFiles} on the local file system (java.nio). */
+  private static final class LocalFiles implements CheckpointFiles {
+    private final Path dir;
+
+    LocalFiles(Path dir) {
+      this.dir = dir;
+    }
+
+    @Override
+    public String location() {
+      return dir.toString();
+    }
+
+    @Override
+    public String pathOf(String name) {
+      return dir.resolve(name).toString();
+    }
+
+    @Override
+    public void mkdirs() throws IOException {
       Files.createDirectories(dir);
-    } catch (IOException e) {
-      throw new IOException("checkpointDir " + dir + " cannot be created: " + e
-          + "; point checkpointDir at a writable directory", e);
     }
-    Path target = pathFor(checkpoint.nextStep());
-    Path tmp = dir.resolve("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
-      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
-      checkpoint.writeTo(out);
-      out.flush();
-      ch.force(true);
-    } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(tmp);
-      throw e;
-    }
-    try {
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.deleteIfExists(tmp);
-      throw new IOException("checkpointDir " + dir + " does not support atomic rename", e);
-    }
-    prune();
-  }
 
-  private void prune() throws IOException {
-    List<Long> steps = steps();
-    for (int i = 0; i + keep < steps.size(); i++) {
-      Files.deleteIfExists(pathFor(steps.get(i)));
-    }
-  }
-
-  /** Steps of the complete checkpoints present, oldest first. */
-  public List<Long> steps() throws IOException {
-    List<Long> steps = new ArrayList<>();
-    if (!Files.isDirectory(dir)) {
-      return steps;
-    }
-    try (Stream<Path> files = Files.list(dir)) {
-      files.forEach(p -> {
-        Matcher m = NAME.matcher(p.getFileName().toString());
-        if (m.matches()) {
-          steps.add(Long.parseLong(m.group(1)));
-        }
-      });
-    }
-    steps.sort(null);
-    return steps;
-  }
-
-  @Override
-  public Optional<Checkpoint> read(long step) throws IOException {
-    Path p = pathFor(step);
-    if (!Files.exists(p)) {
-      return Optional.empty();
-    }
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(p), 1 << 16)) {
-      return Optional.of(Checkpoint.readFrom(in, p.toString()));
-    }
-  }
-
-  @Override
-  public Optional<Checkpoint> latest() throws IOException {
-    List<Long> steps = steps();
-    IOException failures = null;
-    for (int i = steps.size() - 1; i >= 0; i--) {
-      Path p = pathFor(steps.get(i));
-      try (InputStream in = new BufferedInputStream(Files.newInputStream(p), 1 << 16)) {
-        return Optional.of(Checkpoint.readFrom(in, p.toString()));
-      } catch (IOException e) {
-        if (failures == null) {
-          failures = new IOException("no checkpoint in " + dir + " verifies");
-        }
-        failures.addSuppressed(e);
+    @Override
+    public List<String> list() throws IOException {
+      if (!Files.isDirectory(dir)) {
+        return List.of();
+      }
+      try (Stream<Path> files = Files.list(dir)) {
+        return files.map(p -> p.getFileName().toString()).collect(Collectors.toList());
       }
     }
-    if (failures != null) {
-      throw failures;
+
+    @Override
+    public boolean exists(String name) {
+      return Files.exists(dir.resolve(name));
     }
-    return Optional.empty();
+
+    @Override
+    public InputStream open(String name) throws IOException {
+      return Files.newInputStream(dir.resolve(name));
+    }
+
+    @Override
+    public OutputStream create(String name) throws IOException {
+      FileChannel ch = FileChannel.open(dir.resolve(name), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING);
+      return new FilterOutputStream(Channels.newOutputStream(ch)) {
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+          out.write(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+          try (ch) {
+            ch.force(true);
+          }
+        }
+      };
+    }
+
+    @Override
+    public void rename(String from, String to) throws IOException {
+      try {
+        Files.move(dir.resolve(from), dir.resolve(to), StandardCopyOption.ATOMIC_MOVE,
+            StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        throw new IOException("checkpointDir " + dir + " does not support atomic rename", e);
+      }
+    }
+
+    @Override
+    public void delete(String name) throws IOException {
+      Files.deleteIfExists(dir.resolve(name));
+    }
   }
 }

@@ -1,7 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
-import ai.bios.tf.checkpoint.Checkpoint;
+import ai.bios.tf.checkpoint.RunIdentity;
 import ai.bios.tf.collective.Collective;
 import ai.bios.tf.input.RecordSource;
 import ai.bios.tf.input.RecordStream;
@@ -111,12 +111,12 @@ final class RunShape {
   }
 
   /** The run's identity as checkpoints record it ({@code stepsPerEpoch} -1 while a streamed first epoch runs). */
-  Checkpoint.RunIdentity identity() {
+  RunIdentity identity() {
     return identity(stepsPerEpoch());
   }
 
-  Checkpoint.RunIdentity identity(int stepsPerEpoch) {
-    return new Checkpoint.RunIdentity(model.spec().toJson(), model.optimizer().toString(),
+  RunIdentity identity(int stepsPerEpoch) {
+    return new RunIdentity(model.spec().toJson(), model.optimizer().toString(),
         config.batchSize(), config.seed(), config.shuffle(), collective.size(), stepsPerEpoch, firstEpochWindow());
   }
 }

@@ -15,8 +15,8 @@ import org.tensorflow.types.TFloat32;
  * straight into the batch's native memory. Full-size batches are pooled: closing one hands its
  * tensors back for the next batch, so steady-state training allocates no native memory.
  *
- * <p>Every value is checked on the way in; a bad record fails with a {@link BadInputException}
- * naming the record index, what was expected, what came, and the fix.
+ * <p>Every value is checked on the way in ({@link RecordChecks}); a bad record fails with a
+ * {@link BadInputException} naming the record index, what was expected, what came, and the fix.
  *
  * <p>Threading: {@link #assemble} runs on one thread (the feeder); {@link Batch#close()} may come
  * from any thread; {@link #close()} frees the pool.
@@ -27,6 +27,7 @@ public final class BatchAssembler implements AutoCloseable {
   private final long[] featureDims;
   private final int featureSize;
   private final int outputs;
+  private final RecordChecks checks;
   private final ArrayDeque<Batch> free = new ArrayDeque<>();
   private final Writer writer;
   private boolean closed;
@@ -37,6 +38,7 @@ public final class BatchAssembler implements AutoCloseable {
     this.batchSize = InvalidSettingException.atLeast("batchSize", batchSize, 1);
     this.featureSize = spec.featureSize();
     this.outputs = spec.outputs();
+    this.checks = RecordChecks.forRecords(spec);
     this.featureDims = new long[spec.inputShape().size() + 1];
     for (int i = 0; i < spec.inputShape().size(); i++) {
       featureDims[i + 1] = spec.inputShape().get(i);
@@ -156,11 +158,9 @@ public final class BatchAssembler implements AutoCloseable {
 
     @Override
     public void features(float[] values, int offset, int length) {
-      checkFeatures(values == null ? -1 : length);
+      checkFeatureCount(values == null ? -1 : length);
       for (int i = 0; i < length; i++) {
-        if (!Float.isFinite(values[offset + i])) {
-          throw nonFinite(i, values[offset + i]);
-        }
+        checks.checkFeature(values[offset + i], i, index);
       }
       x.offset((long) row * featureSize).write(values, offset, featureSize);
       wroteFeatures = true;
@@ -168,48 +168,26 @@ public final class BatchAssembler implements AutoCloseable {
 
     @Override
     public void features(double[] values) {
-      checkFeatures(values == null ? -1 : values.length);
+      checkFeatureCount(values == null ? -1 : values.length);
       for (int i = 0; i < values.length; i++) {
-        double v = values[i];
-        if (!Double.isFinite(v)) {
-          throw nonFinite(i, v);
-        }
-        scratch[i] = (float) v;
+        checks.checkFeature(values[i], i, index);
+        scratch[i] = (float) values[i];
       }
       x.offset((long) row * featureSize).write(scratch, 0, featureSize);
       wroteFeatures = true;
     }
 
-    private void checkFeatures(int length) {
+    private void checkFeatureCount(int length) {
       if (length < 0) {
-        throw new BadInputException("record " + index + ": features are null; every record needs "
-            + featureSize + " feature values (drop or impute rows with missing features)");
+        throw checks.nullFeatures(index);
       }
-      if (length != featureSize) {
-        throw new BadInputException("record " + index + ": expected " + featureSize
-            + " feature values (model input shape " + spec.inputShape() + "), got " + length
-            + "; make every record's features the same length as the model's input");
-      }
-    }
-
-    private BadInputException nonFinite(int i, double v) {
-      return new BadInputException("record " + index + ": feature " + i + " is " + v
-          + "; features must be finite numbers (impute or drop missing and infinite values)");
+      checks.checkFeatureCount(length, index);
     }
 
     @Override
     public void label(double value) {
-      Loss loss = spec.loss();
-      if (!Double.isFinite(value)) {
-        throw new BadInputException("record " + index + ": label is " + value
-            + "; labels must be finite numbers (drop rows without a label)");
-      }
-      if (loss == Loss.SOFTMAX_CROSS_ENTROPY) {
-        if (value != Math.rint(value) || value < 0 || value >= outputs) {
-          throw new BadInputException("record " + index + ": label " + value
-              + " is not a class index in [0, " + (outputs - 1) + "]; index the labels (StringIndexer) "
-              + "or give the last dense layer as many units as there are classes");
-        }
+      if (spec.loss() == Loss.SOFTMAX_CROSS_ENTROPY) {
+        checks.checkLabel(value, 0, index);
         Arrays.fill(oneHot, 0f);
         oneHot[(int) value] = 1f;
         y.offset((long) row * outputs).write(oneHot, 0, outputs);
@@ -219,8 +197,7 @@ public final class BatchAssembler implements AutoCloseable {
           throw new BadInputException("record " + index + ": got one label value, expected " + outputs
               + " (one per model output); write labels(float[])");
         }
-        oneHot[0] = (float) value;
-        checkLabelValues(oneHot, 0);
+        oneHot[0] = checks.checkLabel((float) value, 0, index);
         y.offset(row).write(oneHot, 0, 1);
         wroteLabel = true;
       }
@@ -237,27 +214,13 @@ public final class BatchAssembler implements AutoCloseable {
         return;
       }
       if (values == null || length != outputs) {
-        throw new BadInputException("record " + index + ": expected " + outputs + " label values, got "
-            + (values == null ? "null" : String.valueOf(length))
-            + "; give one label value per model output");
+        throw checks.labelCount(values == null ? "null" : length + " values", index);
       }
-      checkLabelValues(values, offset);
+      for (int i = 0; i < outputs; i++) {
+        checks.checkLabel(values[offset + i], i, index);
+      }
       y.offset((long) row * outputs).write(values, offset, outputs);
       wroteLabel = true;
-    }
-
-    private void checkLabelValues(float[] values, int offset) {
-      for (int i = 0; i < outputs; i++) {
-        float v = values[offset + i];
-        if (!Float.isFinite(v)) {
-          throw new BadInputException("record " + index + ": label " + i + " is " + v
-              + "; labels must be finite numbers (drop rows without a label)");
-        }
-        if (spec.loss() == Loss.SIGMOID_CROSS_ENTROPY && v != 0f && v != 1f) {
-          throw new BadInputException("record " + index + ": label " + i + " is " + v
-              + "; sigmoid cross-entropy takes labels 0 or 1 (binarize the label column)");
-        }
-      }
     }
   }
 }

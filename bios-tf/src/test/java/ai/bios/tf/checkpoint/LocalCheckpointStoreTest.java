@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Atomic, verified, pruned checkpoints on a local file system. */
 class LocalCheckpointStoreTest {
-  private static final Checkpoint.RunIdentity ID = new Checkpoint.RunIdentity("{}", "sgd", 32, 1, true, 1, 10);
+  private static final RunIdentity ID = new RunIdentity("{}", "sgd", 32, 1, true, 1, 10);
 
   private static Checkpoint checkpoint(long step) {
     return new Checkpoint(ID, step, step, new float[] {step, 1.5f, -2f}, new float[] {0.25f},

@@ -1,0 +1,123 @@
+package ai.bios.tf.input;
+
+import ai.bios.tf.BadInputException;
+import ai.bios.tf.model.Loss;
+import ai.bios.tf.model.ModelSpec;
+import java.io.Serializable;
+
+/**
+ * The checks every training record passes, with their messages, for the engine's
+ * {@link BatchAssembler} and bios-spark's row decoder alike. A failure is a
+ * {@link BadInputException} naming the column, the row, where the row comes from, the value found
+ * and the fix: {@code column 'features', row 100 of input partition 1: has 3 values, expected 6 ...}.
+ * Rows of the engine's {@link RecordSource} are named by their record index ({@code column
+ * 'features', record 37: ...}).
+ */
+public final class RecordChecks implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final String featuresCol;
+  private final String labelCol;
+  private final String where;
+  private final int featureSize;
+  private final String inputShape;
+  private final Loss loss;
+  private final int outputs;
+  private final int labelWidth;
+
+  /**
+   * @param where what the rows are rows of (e.g. "the training data"), or null for the records of a
+   *     {@link RecordSource}, named by their index
+   * @param inputShape the model's input shape, for messages, or null when it is just {@code featureSize}
+   */
+  public RecordChecks(String featuresCol, String labelCol, String where, int featureSize, String inputShape,
+      Loss loss, int outputs) {
+    this.featuresCol = featuresCol;
+    this.labelCol = labelCol;
+    this.where = where;
+    this.featureSize = featureSize;
+    this.inputShape = inputShape;
+    this.loss = loss;
+    this.outputs = outputs;
+    this.labelWidth = loss.labelWidth(outputs);
+  }
+
+  /** Checks for the records of a {@link RecordSource} training {@code spec}. */
+  public static RecordChecks forRecords(ModelSpec spec) {
+    return new RecordChecks("features", "label", null, spec.featureSize(), String.valueOf(spec.inputShape()),
+        spec.loss(), spec.outputs());
+  }
+
+  /** The same checks, naming {@code rowsOf} (e.g. "input partition 3 of the training data") in messages. */
+  public RecordChecks in(String rowsOf) {
+    return new RecordChecks(featuresCol, labelCol, rowsOf, featureSize, inputShape, loss, outputs);
+  }
+
+  /** Label values per row: one class index for softmax cross-entropy, else one per model output. */
+  public int labelWidth() {
+    return labelWidth;
+  }
+
+  public BadInputException nullFeatures(long row) {
+    return bad(featuresCol, row, "is null; every row needs " + featureSize + " feature values",
+        "drop or impute rows with missing features (e.g. na.drop or Imputer) before fitting");
+  }
+
+  public BadInputException nullFeatureValue(int position, long row) {
+    return bad(featuresCol, row, "has a null at position " + position, "impute or drop missing values");
+  }
+
+  /** Throws unless a row's features have the model's input size. */
+  public void checkFeatureCount(int count, long row) {
+    if (count != featureSize) {
+      throw bad(featuresCol, row, "has " + count + " values, expected " + featureSize + " (the model's input size"
+              + (inputShape == null ? "" : ", input shape " + inputShape) + ")",
+          "got " + count + ", so make every row's features the model's input size (check the VectorAssembler "
+              + "inputs)");
+    }
+  }
+
+  /** Throws unless feature {@code position} of a row is finite. */
+  public void checkFeature(double value, int position, long row) {
+    if (!Double.isFinite(value)) {
+      throw bad(featuresCol, row, "value " + position + " is " + value + " (feature " + position + " of "
+          + featureSize + ")", "features must be finite numbers: impute or drop NaN and infinite values before fitting");
+    }
+  }
+
+  public BadInputException nullLabel(long row) {
+    return bad(labelCol, row, "is null", "drop rows without a label before fitting");
+  }
+
+  /** A row whose label is {@code got} (a value, or a count of values) instead of {@link #labelWidth()} values. */
+  public BadInputException labelCount(String got, long row) {
+    return bad(labelCol, row, "is " + got + ", expected " + labelWidth + " label value(s)",
+        "give " + labelWidth + " label value(s) per row, as the model's loss and outputs require"
+            + (loss == Loss.SOFTMAX_CROSS_ENTROPY ? " (softmax cross-entropy: one class index)" : ""));
+  }
+
+  /**
+   * Label value {@code position} of a row, checked for the loss: finite; a class index in
+   * {@code [0, outputs - 1]} for softmax cross-entropy; 0 or 1 for sigmoid cross-entropy.
+   */
+  public float checkLabel(double value, int position, long row) {
+    String label = labelWidth == 1 ? "label" : "label value " + position;
+    if (!Double.isFinite(value)) {
+      throw bad(labelCol, row, label + " is " + value, "labels must be finite numbers: drop rows without a finite label");
+    }
+    if (loss == Loss.SOFTMAX_CROSS_ENTROPY && (value != Math.rint(value) || value < 0 || value >= outputs)) {
+      throw bad(labelCol, row, "label " + value + " is not a class index in [0, " + (outputs - 1) + "]",
+          "index the labels (StringIndexer) or give the last dense layer as many units as there are classes");
+    }
+    if (loss == Loss.SIGMOID_CROSS_ENTROPY && value != 0.0 && value != 1.0) {
+      throw bad(labelCol, row, label + " is " + value,
+          "sigmoid cross-entropy takes labels 0 or 1 (binarize the label column)");
+    }
+    return (float) value;
+  }
+
+  private BadInputException bad(String column, long row, String what, String fix) {
+    return new BadInputException("column '" + column + "', " + (where == null ? "record " + row : "row " + row
+        + " of " + where) + ": " + what + "; " + fix);
+  }
+}
