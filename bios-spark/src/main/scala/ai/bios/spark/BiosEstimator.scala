@@ -1,6 +1,7 @@
 package ai.bios.spark
 
 import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FaultInjection, HadoopCheckpointStore, RowDecoder}
+import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.{PrefetchDepth, TrainingConfig}
 import ai.bios.tf.model.ModelSpec
 import org.apache.spark.internal.Logging
@@ -136,7 +137,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       store
     }
     val job = BarrierTraining.Job(spec.toJson, optimizerSpec, config, decoder, spec.featureSize(),
-      spec.labelWidth(), secret, timeout, 64 * 1024, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)),
+      spec.labelWidth(), secret, timeout, RingOptions.DEFAULT_CHUNK_FLOATS, checkpoints, FaultInjection.fromConf(sc.getConf, sc.getLocalProperty(FaultInjection.Key)),
       encrypt = sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false),
       cacheMemoryBytes = org.apache.spark.network.util.JavaUtils.byteStringAsBytes(
         Option(sc.getLocalProperty("spark.bios.cacheMemory")).getOrElse(sc.getConf.get("spark.bios.cacheMemory", "1g"))),

@@ -2,7 +2,7 @@ package ai.bios.spark.internal
 
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
-import ai.bios.tf.collective.RingCollective
+import ai.bios.tf.collective.{RingCollective, RingOptions}
 import ai.bios.tf.exec.{StepListener, StepLoop, TrainingConfig}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
@@ -127,8 +127,8 @@ private[spark] object BarrierTraining extends Logging {
       val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L, job.runId, rank))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
-      val ring = RingCollective.connect(listener, rank, peers.asJava, job.secret, job.collectiveTimeout,
-        job.chunkFloats, job.encrypt)
+      val ring = RingCollective.connect(listener, rank, peers.asJava, RingOptions.of(job.secret)
+        .withTimeout(job.collectiveTimeout).withChunkFloats(job.chunkFloats).withEncrypt(job.encrypt))
       try {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
         try {

@@ -46,6 +46,23 @@ class RingCollectiveTest {
     return TestRings.onRing(n, chunkFloats, secrets, encrypt, timeout, body);
   }
 
+  static RingOptions options(byte[] secret, Duration timeout) {
+    return RingOptions.of(secret).withTimeout(timeout).withChunkFloats(64);
+  }
+
+  /**
+   * The raw socket of a ring's connection to its successor (the ring's {@code toNext} channel), to
+   * write bytes no honest ring would.
+   */
+  static SocketChannel rawSocketToNext(RingCollective ring) throws ReflectiveOperationException {
+    java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
+    f.setAccessible(true);
+    Object channel = f.get(ring);
+    java.lang.reflect.Field s = FrameChannel.class.getDeclaredField("socket");
+    s.setAccessible(true);
+    return (SocketChannel) s.get(channel);
+  }
+
   static byte[][] sameSecret(int n) {
     return TestRings.sameSecret(n);
   }
@@ -120,9 +137,7 @@ class RingCollectiveTest {
       try {
         if (rank == 1) {
           // A well-formed header for chunk 0 (5 floats + 16-byte tag), then bytes nobody sealed.
-          java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
-          f.setAccessible(true);
-          SocketChannel ch = (SocketChannel) f.get(ring);
+          SocketChannel ch = rawSocketToNext(ring);
           ByteBuffer frame = ByteBuffer.allocate(12 + 36).putInt(0xB105DA7A).putInt(0).putInt(36);
           frame.put(new byte[36]).flip();
           while (frame.hasRemaining()) {
@@ -179,8 +194,8 @@ class RingCollectiveTest {
     Duration shortTimeout = Duration.ofSeconds(3);
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
-      Future<RingCollective> r0 = pool.submit(() -> RingCollective.connect(l0, 0, peers, SECRET, shortTimeout, 64));
-      Future<RingCollective> r1 = pool.submit(() -> RingCollective.connect(l1, 1, peers, wrong, shortTimeout, 64));
+      Future<RingCollective> r0 = pool.submit(() -> RingCollective.connect(l0, 0, peers, options(SECRET, shortTimeout)));
+      Future<RingCollective> r1 = pool.submit(() -> RingCollective.connect(l1, 1, peers, options(wrong, shortTimeout)));
       List<String> messages = new ArrayList<>();
       for (Future<RingCollective> f : List.of(r0, r1)) {
         ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, f::get);
@@ -209,14 +224,14 @@ class RingCollectiveTest {
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
       Future<float[]> r0 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l0, 0, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, options(SECRET, TIMEOUT))) {
           float[] v = {1, 2, 3};
           ring.allReduce(v, 0, 3);
           return v;
         }
       });
       Future<float[]> r1 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l1, 1, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, options(SECRET, TIMEOUT))) {
           float[] v = {10, 20, 30};
           ring.allReduce(v, 0, 3);
           return v;
@@ -324,7 +339,7 @@ class RingCollectiveTest {
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
       Future<float[]> r0 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l0, 0, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, options(SECRET, TIMEOUT))) {
           float[] v = {1, 2};
           ring.allReduce(v, 0, 2);
           return v;
@@ -349,7 +364,7 @@ class RingCollectiveTest {
         }
       }
       Future<float[]> r1 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l1, 1, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, options(SECRET, TIMEOUT))) {
           float[] v = {10, 20};
           ring.allReduce(v, 0, 2);
           return v;
@@ -369,9 +384,7 @@ class RingCollectiveTest {
     List<Object> outcomes = onRing(2, 64, sameSecret(2), (rank, ring) -> {
       if (rank == 1) {
         try {
-          java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
-          f.setAccessible(true);
-          SocketChannel ch = (SocketChannel) f.get(ring);
+          SocketChannel ch = rawSocketToNext(ring);
           ByteBuffer frame = ByteBuffer.allocate(12).putInt(0xB105DA7A).putInt(0).putInt(Integer.MAX_VALUE);
           frame.flip();
           while (frame.hasRemaining()) {
