@@ -222,7 +222,8 @@ public final class RingCollective implements Collective {
       return;
     }
     int first = sequence;
-    sequence += (int) schedule.totalChunks(length);
+    // The same advance on every rank, so each connection's two ends agree where the next call starts.
+    sequence += (int) schedule.sequenceAdvance(length);
     start(data, offset, length, first);
     boolean ok = false;
     try {

@@ -107,6 +107,32 @@ class RingCollectiveTest {
   }
 
   @Test
+  void repeatedAllReducesStayInStepWhenSegmentsHaveDifferentChunkCounts() throws Exception {
+    // 193 floats over 3 workers in chunks of 64: segments of 65, 64, 64 floats, so 2, 1, 1 chunks.
+    for (boolean encrypt : new boolean[] {false, true}) {
+      List<float[]> out = onRing(3, 64, sameSecret(3), encrypt, (rank, ring) -> {
+        float[] v = input(rank, 193);
+        ring.allReduce(v, 0, v.length);
+        ring.allReduce(v, 0, v.length);
+        double[] stats = {rank, 1};
+        ring.allReduceStats(stats);
+        assertEquals(3, stats[1], 0.0);
+        return v;
+      });
+      for (int i = 0; i < 193; i++) {
+        double once = 0;
+        for (int r = 0; r < 3; r++) {
+          once += input(r, 193)[i];
+        }
+        assertEquals(3 * once, out.get(0)[i], 1e-4, "element " + i + " (encrypt=" + encrypt + ")");
+      }
+      for (int r = 1; r < 3; r++) {
+        assertArrayEquals(out.get(0), out.get(r));
+      }
+    }
+  }
+
+  @Test
   void encryptedRingsSumExactlyLikePlainOnesOneToFourWorkers() throws Exception {
     for (int n = 1; n <= 4; n++) {
       for (int length : new int[] {1, 7, 5000}) {
