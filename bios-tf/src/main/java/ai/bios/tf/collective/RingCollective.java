@@ -1,7 +1,6 @@
 package ai.bios.tf.collective;
 
 import ai.bios.tf.BiosException;
-import ai.bios.tf.Threads;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -10,11 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
-import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Ring all-reduce between worker processes over plain NIO sockets: reduce-scatter, then
@@ -41,32 +36,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Use: {@link #listen} on the worker's own address, publish {@link Listener#address()} to the
  * other workers (Spark: one {@code BarrierTaskContext.allGather}), then {@link #connect}.
  *
- * <p>Threads and ownership: the caller's thread runs {@link #allReduce} (it receives and reduces
- * every chunk) and one sender thread ({@code bios-ring-sender-<rank>}, rings of two or more) writes
- * chunks to the successor. The collective owns both connections and the sender thread. The caller
- * owns the data array for the length of the call; the sender only reads ranges the caller has
- * finished (it waits, under {@link #lock}, until the caller has applied the chunk it forwards). The
- * sender owns {@code sendBuf} and, between all-reduces, is idle, so the caller may then write to the
- * successor itself (statistics, the abort notice).
- *
- * <p>Errors cross threads as data: the sender records its failure in {@code sendFailure} under the
- * lock, signals the caller and closes only the outgoing connection (so the successor fails at once
- * while the caller still reads what the predecessor sent); the caller rethrows it. A caller whose
- * channel was closed under it by the failing sender reports the sender's failure as the cause. A
- * failed all-reduce closes both connections: the ring is unusable and the neighbours fail too.
- *
- * <p>Close: {@link #close()} (idempotent, from the owning thread) marks the ring closed, closes
- * both connections (which wakes any wait on them), interrupts the sender and waits for it to end.
+ * <p>Ownership: the collective owns both connections and its {@link RingSender} (rings of two or
+ * more), which runs the sender thread and says how errors cross between it and the caller's
+ * thread; {@link #close()} releases them all. A failed all-reduce closes both connections: the
+ * ring is unusable and the neighbours fail too.
  */
 public final class RingCollective implements Collective {
   /** Most statistics one call may carry (they travel in one small frame). */
   private static final int MAX_STATS = 64;
-  private static final long MAX_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   private final int rank;
   private final int size;
   private final int prevRank;
-  private final int nextRank;
   private final long timeoutNanos;
   private final RingSchedule schedule;
   private final FrameChannel toNext; // null for a single worker
@@ -74,48 +55,25 @@ public final class RingCollective implements Collective {
   private final ByteBuffer recvBuf; // caller thread
   private final FloatBuffer recvFloats; // full-capacity view of recvBuf, made once
   private final float[] scratch;
-  private final ByteBuffer sendBuf; // sender thread
-  private final FloatBuffer sendFloats;
   private final ByteBuffer statsOut = ByteBuffer.allocateDirect(8 * MAX_STATS).order(ByteOrder.LITTLE_ENDIAN);
   private final double[] statsAll; // every rank's statistics, rank-major; caller thread
-  private final Thread sender;
-
-  // Hand-off between the caller (receives, reduces) and the sender thread.
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition changed = lock.newCondition();
-  private float[] jobData; // the current all-reduce, null before the first; guarded by lock
-  private int jobOffset; // guarded by lock
-  private int jobLength; // guarded by lock
-  private int jobFirstSequence; // guarded by lock
-  private long processed; // chunks of the current job received and applied; guarded by lock
-  private boolean sendDone; // guarded by lock
-  private Throwable sendFailure; // guarded by lock
-  private boolean closed; // guarded by lock
+  private final RingSender sender; // null for a single worker
   private int sequence; // frame sequence, caller thread only (the sender has its own copy per job)
 
   private RingCollective(int rank, int size, RingHandshake.Links links, RingOptions options) {
     this.rank = rank;
     this.size = size;
     this.prevRank = (rank - 1 + size) % size;
-    this.nextRank = (rank + 1) % size;
     this.timeoutNanos = options.timeout().toNanos();
     this.schedule = new RingSchedule(rank, size, options.chunkFloats());
     this.toNext = links == null ? null : links.toNext();
     this.fromPrev = links == null ? null : links.fromPrev();
     int bytes = payloadBytes(options);
     this.recvBuf = ByteBuffer.allocateDirect(size > 1 ? bytes : 0).order(ByteOrder.LITTLE_ENDIAN);
-    this.sendBuf = ByteBuffer.allocateDirect(size > 1 ? bytes : 0).order(ByteOrder.LITTLE_ENDIAN);
     this.recvFloats = recvBuf.asFloatBuffer();
-    this.sendFloats = sendBuf.asFloatBuffer();
     this.scratch = new float[recvBuf.capacity() / 4];
     this.statsAll = new double[size * MAX_STATS];
-    if (size > 1) {
-      sender = new Thread(this::sendLoop, "bios-ring-sender-" + rank);
-      sender.setDaemon(true);
-      sender.start();
-    } else {
-      sender = null;
-    }
+    this.sender = size > 1 ? new RingSender(rank, size, schedule, toNext, timeoutNanos, bytes) : null;
   }
 
   /** The largest frame payload: a chunk, or the statistics. */
@@ -224,41 +182,16 @@ public final class RingCollective implements Collective {
     int first = sequence;
     // The same advance on every rank, so each connection's two ends agree where the next call starts.
     sequence += (int) schedule.sequenceAdvance(length);
-    start(data, offset, length, first);
+    sender.start(data, offset, length, first);
     boolean ok = false;
     try {
       receive(data, offset, length, first);
-      awaitSender();
+      sender.awaitDone();
       ok = true;
     } finally {
       if (!ok) {
         fail();
       }
-    }
-  }
-
-  private void start(float[] data, int offset, int length, int firstSequence) {
-    lock.lock();
-    try {
-      requireUsable();
-      jobData = data;
-      jobOffset = offset;
-      jobLength = length;
-      jobFirstSequence = firstSequence;
-      processed = 0;
-      sendDone = false;
-      changed.signalAll();
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  private void requireUsable() {
-    if (closed) {
-      throw new IllegalStateException("RingCollective is closed");
-    }
-    if (sendFailure != null) {
-      throw new BiosException("rank " + rank + ": the gradient ring is broken: " + sendFailure.getMessage(), sendFailure);
     }
   }
 
@@ -286,13 +219,7 @@ public final class RingCollective implements Collective {
           } else {
             floats.get(0, d, at, len);
           }
-          lock.lock();
-          try {
-            processed++;
-            changed.signalAll();
-          } finally {
-            lock.unlock();
-          }
+          sender.chunkApplied();
           deadline = System.nanoTime() + timeoutNanos;
         }
       }
@@ -306,143 +233,18 @@ public final class RingCollective implements Collective {
    * the predecessor's data) and closed the sockets under this read: its failure is the cause.
    */
   private BiosException receiveFailure(IOException e, String what) {
-    Throwable first;
-    lock.lock();
-    try {
-      first = sendFailure;
-    } finally {
-      lock.unlock();
-    }
+    Throwable first = sender.failure();
     if (e instanceof ClosedChannelException && first != null) {
       return new BiosException(first.getMessage(), first);
     }
     return new BiosException("rank " + rank + ": " + what + " failed: " + e, e);
   }
 
-  private void awaitSender() {
-    lock.lock();
-    try {
-      long deadline = System.nanoTime() + timeoutNanos;
-      while (!sendDone && sendFailure == null) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          throw new BiosException("rank " + rank + ": rank " + nextRank + " has not taken all gradients in "
-              + Duration.ofNanos(timeoutNanos) + " (it stalled or died)");
-        }
-        changed.awaitNanos(Math.min(left, MAX_WAIT_NANOS));
-      }
-      requireUsable();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new BiosException("rank " + rank + ": interrupted during the all-reduce", e);
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /** Sender thread: streams each chunk to the successor once it is ready. */
-  private void sendLoop() {
-    FloatBuffer floats = sendFloats;
-    while (true) {
-      float[] data;
-      int offset;
-      int length;
-      int seq;
-      lock.lock();
-      try {
-        while (!closed && (jobData == null || sendDone)) {
-          changed.awaitNanos(MAX_WAIT_NANOS);
-        }
-        if (closed) {
-          return;
-        }
-        data = jobData;
-        offset = jobOffset;
-        length = jobLength;
-        seq = jobFirstSequence;
-      } catch (InterruptedException e) {
-        return;
-      } finally {
-        lock.unlock();
-      }
-      try {
-        for (int k = 0; k < schedule.steps(); k++) {
-          int s = schedule.sendSegment(k);
-          int chunks = schedule.chunks(length, s);
-          // What this step forwards is what the caller received at the step before.
-          long before = k > 0 ? schedule.chunksReceivedBefore(length, k - 1) : 0;
-          for (int c = 0; c < chunks; c++) {
-            if (k > 0) {
-              awaitProcessed(before + c + 1);
-            }
-            int len = schedule.chunkLength(length, s, c);
-            floats.clear();
-            floats.put(data, offset + schedule.chunkStart(length, s, c), len);
-            sendBuf.clear().limit(len * 4);
-            toNext.writeFrame(seq++, sendBuf, System.nanoTime() + timeoutNanos, "gradients");
-          }
-        }
-        lock.lock();
-        try {
-          sendDone = true;
-          changed.signalAll();
-        } finally {
-          lock.unlock();
-        }
-      } catch (Throwable t) {
-        lock.lock();
-        try {
-          if (!closed) {
-            sendFailure = t instanceof IOException
-                ? new BiosException("rank " + rank + ": sending gradients to rank " + nextRank + " failed: " + t
-                    + " (the peer task probably failed: its own error names the cause)", t)
-                : t;
-          }
-          changed.signalAll();
-        } finally {
-          lock.unlock();
-        }
-        // Close only the outgoing connection: the successor fails at once. The incoming one may
-        // still hold what the predecessor sent (e.g. the frame whose failure is the real cause);
-        // the caller thread reads it, or fails on its own timeout or on the predecessor closing.
-        toNext.close();
-        return;
-      }
-    }
-  }
-
-  private void awaitProcessed(long count) throws InterruptedException {
-    lock.lock();
-    try {
-      long deadline = System.nanoTime() + timeoutNanos;
-      while (processed < count && !closed && sendFailure == null) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          throw new BiosException("rank " + rank + ": timed out waiting for gradients from rank " + prevRank);
-        }
-        changed.awaitNanos(Math.min(left, MAX_WAIT_NANOS));
-      }
-      if (closed || sendFailure != null) {
-        throw new InterruptedException("the ring was closed or broke");
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
   /** A failed all-reduce leaves the ring unusable: peers see the sockets close and fail too. */
   private void fail() {
     toNext.close();
     fromPrev.close();
-    lock.lock();
-    try {
-      if (sendFailure == null) {
-        sendFailure = new BiosException("rank " + rank + ": an earlier all-reduce failed");
-      }
-      changed.signalAll();
-    } finally {
-      lock.unlock();
-    }
+    sender.broken();
   }
 
   @Override
@@ -491,12 +293,7 @@ public final class RingCollective implements Collective {
    */
   private void exchange(ByteBuffer payload, int seq) {
     long deadline = System.nanoTime() + timeoutNanos;
-    lock.lock();
-    try {
-      requireUsable();
-    } finally {
-      lock.unlock();
-    }
+    sender.requireUsable();
     int bytes = payload.remaining();
     try {
       toNext.writeFrame(seq, payload, deadline, "statistics");
@@ -518,38 +315,18 @@ public final class RingCollective implements Collective {
     if (size == 1 || toNext.encrypted()) {
       return;
     }
-    lock.lock();
-    try {
-      if (closed || sendFailure != null || (jobData != null && !sendDone)) {
-        return;
-      }
-      // The sender is idle and stays so: only this thread starts jobs, and it is here.
-    } finally {
-      lock.unlock();
+    // Once idle the sender stays so: only this thread starts jobs, and it is here.
+    if (sender.idle()) {
+      toNext.sendAbort(sequence, reason);
     }
-    toNext.sendAbort(sequence, reason);
   }
 
   /** Closes both connections and stops the sender thread. Idempotent. */
   @Override
   public void close() {
-    lock.lock();
-    try {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      changed.signalAll();
-    } finally {
-      lock.unlock();
-    }
     if (sender != null) {
-      toNext.close();
       fromPrev.close();
-      sender.interrupt();
-      if (Threads.joinUninterruptibly(sender, false)) {
-        Thread.currentThread().interrupt();
-      }
+      sender.close(); // closes toNext, then waits for the thread
     }
   }
 }

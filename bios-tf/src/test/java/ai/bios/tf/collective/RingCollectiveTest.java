@@ -271,6 +271,38 @@ class RingCollectiveTest {
   }
 
   @Test
+  void aSilentClientHoldsTheListenerOnlyForTheAuthenticationTimeout() throws Exception {
+    RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
+    RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");
+    List<InetSocketAddress> peers = List.of(l0.address(), l1.address());
+    // Connects first and never speaks. With the default 10 s to authenticate it would hold rank 0's
+    // listener past the 4 s join timeout; with 300 ms the real peer is accepted next.
+    RingOptions options = options(SECRET, Duration.ofSeconds(4)).withAuthTimeout(Duration.ofMillis(300));
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try (SocketChannel silent = SocketChannel.open(l0.address())) {
+      Future<float[]> r0 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, options)) {
+          float[] v = {1, 2};
+          ring.allReduce(v, 0, 2);
+          return v;
+        }
+      });
+      Thread.sleep(100); // the silent client is first in the accept queue
+      Future<float[]> r1 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, options)) {
+          float[] v = {10, 20};
+          ring.allReduce(v, 0, 2);
+          return v;
+        }
+      });
+      assertArrayEquals(new float[] {11, 22}, r0.get());
+      assertArrayEquals(new float[] {11, 22}, r1.get());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void aPeerThatDiesMidAllReduceMakesTheOthersFailNamingARankInsteadOfHanging() throws Exception {
     long before = Synthetic.liveThreads("bios-ring");
     List<Object> outcomes = onRing(3, 16, sameSecret(3), (rank, ring) -> {
