@@ -153,10 +153,13 @@ public final class RingCollective implements Collective {
       RingHandshake.Links links = RingHandshake.join(listener.server, rank, peers, options, payloadBytes(options));
       try {
         return new RingCollective(rank, size, links, options);
-      } catch (RuntimeException | Error e) {
+      } catch (Throwable e) {
         links.toNext().close();
         links.fromPrev().close();
-        throw e;
+        if (e instanceof BiosException b) {
+          throw b;
+        }
+        throw new BiosException("rank " + rank + " could not join the gradient ring: " + e, e);
       }
     }
   }
