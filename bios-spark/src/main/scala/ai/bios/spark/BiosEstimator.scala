@@ -3,6 +3,7 @@ package ai.bios.spark
 import ai.bios.spark.conf.BiosConf
 import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, HadoopCheckpointStore, RowDecoder, TrainingHooks}
 import ai.bios.tf.checkpoint.RunIdentity
+import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
 import ai.bios.tf.model.{ModelSpec, OptimizerSpec}
 import org.apache.spark.internal.Logging
@@ -132,10 +133,13 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       }
       store
     }
+    val ring = RingOptions.of(secret)
+      .withTimeout(BiosConf.CollectiveTimeout.get(session))
+      .withAuthTimeout(BiosConf.RingAuthTimeout.get(session))
+      .withChunkFloats((BiosConf.RingChunkSize.get(session) / 4).toInt)
+      .withEncrypt(sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false))
     val job = BarrierTraining.Job(spec.toJson, getOptimizerSpec, config, decoder, spec.featureSize(),
-      spec.labelWidth(), secret, BiosConf.CollectiveTimeout.get(session), BiosConf.RingAuthTimeout.get(session),
-      (BiosConf.RingChunkSize.get(session) / 4).toInt, checkpoints, TrainingHooks.load(session),
-      encrypt = sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false),
+      spec.labelWidth(), ring, checkpoints, TrainingHooks.load(session),
       cacheMemoryBytes = BiosConf.CacheMemory.get(session),
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}")

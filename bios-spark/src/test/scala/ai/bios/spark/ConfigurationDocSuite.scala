@@ -56,7 +56,7 @@ class ConfigurationDocSuite extends AnyFunSuite {
   test("defaults come from the engine where it has one") {
     assert(BiosConf.InputTimeout.default == ai.bios.tf.exec.TrainingConfig.DEFAULT_INPUT_TIMEOUT)
     assert(BiosConf.PrefetchMemory.default == ai.bios.tf.exec.TrainingConfig.DEFAULT_PREFETCH_MEMORY_BYTES)
-    assert(BiosConf.RingChunkSize.default == 4L * ai.bios.tf.collective.RingCollective.DEFAULT_CHUNK_FLOATS)
+    assert(BiosConf.RingChunkSize.default == 4L * ai.bios.tf.collective.RingOptions.DEFAULT_CHUNK_FLOATS)
     assert(new BiosEstimator().getBatchSize == ai.bios.tf.exec.TrainingConfig.builder().build().batchSize())
   }
 }

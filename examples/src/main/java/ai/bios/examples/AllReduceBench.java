@@ -1,6 +1,7 @@
 package ai.bios.examples;
 
 import ai.bios.tf.collective.RingCollective;
+import ai.bios.tf.collective.RingOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -181,8 +182,8 @@ public final class AllReduceBench {
       List<Future<RingCollective>> joined = new ArrayList<>();
       for (int i = 0; i < n; i++) {
         final int rank = i;
-        joined.add(pool.submit(() -> RingCollective.connect(listeners.get(rank), rank, peers, SECRET,
-            Duration.ofSeconds(60), RingCollective.DEFAULT_CHUNK_FLOATS, encrypt)));
+        joined.add(pool.submit(() -> RingCollective.connect(listeners.get(rank), rank, peers,
+            RingOptions.of(SECRET).withTimeout(Duration.ofSeconds(60)).withEncrypt(encrypt))));
       }
       List<RingCollective> rings = new ArrayList<>();
       for (Future<RingCollective> f : joined) {

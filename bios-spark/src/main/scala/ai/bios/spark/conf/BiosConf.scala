@@ -1,6 +1,6 @@
 package ai.bios.spark.conf
 
-import ai.bios.tf.collective.RingCollective
+import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.TrainingConfig
 import ConfRegistry.{bytesText, durationText}
 
@@ -24,17 +24,17 @@ object BiosConf {
 
   // ---- training tasks ------------------------------------------------------------------------
 
-  val CollectiveTimeout = registry.duration("spark.bios.collectiveTimeout", "600s",
+  val CollectiveTimeout = registry.duration("spark.bios.collectiveTimeout", durationText(RingOptions.DEFAULT_TIMEOUT),
     "Longest wait for a peer in the all-reduce (connecting or exchanging) before the task fails with the " +
       "peer's rank.")
 
-  val RingAuthTimeout = registry.duration("spark.bios.ring.authTimeout", "10s",
+  val RingAuthTimeout = registry.duration("spark.bios.ring.authTimeout", durationText(RingOptions.DEFAULT_AUTH_TIMEOUT),
     "Longest wait for a connecting peer to prove the fit's secret; a silent client cannot hold a worker's " +
       "listener longer than this.")
 
-  val RingChunkSize = registry.bytes("spark.bios.ring.chunkSize", bytesText(4L * RingCollective.DEFAULT_CHUNK_FLOATS),
+  val RingChunkSize = registry.bytes("spark.bios.ring.chunkSize", bytesText(4L * RingOptions.DEFAULT_CHUNK_FLOATS),
     "Gradient bytes the all-reduce sends per message; larger chunks cost fewer round trips, smaller ones " +
-      "overlap sending and summing sooner.", min = 4)
+      "overlap sending and summing sooner.", min = 4, max = 4L * RingOptions.MAX_CHUNK_FLOATS)
 
   val InputTimeout = registry.duration("spark.bios.inputTimeout", durationText(TrainingConfig.DEFAULT_INPUT_TIMEOUT),
     "Longest a training task's threads wait for each other (the loop for a batch, a report or a checkpoint " +

@@ -79,12 +79,15 @@ private[conf] final class ConfRegistry {
     }))
 
   /** A size in bytes such as `512k`, `256m`, `4g` (a bare number is in bytes). */
-  def bytes(key: String, default: String, doc: String, min: Long = 1, internal: Boolean = false): ConfEntry[Long] =
-    add(new ConfEntry[Long](key, default, doc, internal, s"size such as 512k, 256m or 4g (>= $min bytes)", v => {
+  def bytes(key: String, default: String, doc: String, min: Long = 1, max: Long = Long.MaxValue,
+      internal: Boolean = false): ConfEntry[Long] = {
+    val range = if (max == Long.MaxValue) s">= $min bytes" else s"$min bytes to ${ConfRegistry.bytesText(max)}"
+    add(new ConfEntry[Long](key, default, doc, internal, s"size such as 512k, 256m or 4g ($range)", v => {
       val b = JavaUtils.byteStringAsBytes(v)
-      if (b < min) throw new InvalidSettingException(key, "\"" + v + "\"", s"must be at least $min bytes")
+      if (b < min || b > max) throw new InvalidSettingException(key, "\"" + v + "\"", s"must be $range")
       b
     }))
+  }
 
   /** A whole number `>= min`. */
   def int(key: String, default: Int, doc: String, min: Int, internal: Boolean = false): ConfEntry[Int] =

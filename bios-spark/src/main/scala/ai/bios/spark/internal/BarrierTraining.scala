@@ -2,7 +2,7 @@ package ai.bios.spark.internal
 
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
-import ai.bios.tf.collective.RingCollective
+import ai.bios.tf.collective.{RingCollective, RingOptions}
 import ai.bios.tf.exec.{StepListener, StepLoop, TrainingConfig}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
@@ -12,7 +12,6 @@ import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{DataFrame, Row}
 
 import java.net.InetSocketAddress
-import java.time.Duration
 import scala.jdk.CollectionConverters._
 
 /**
@@ -24,7 +23,7 @@ import scala.jdk.CollectionConverters._
  */
 private[spark] object BarrierTraining extends Logging {
 
-  /** Everything a task needs, frozen on the driver. The secret never appears in `toString`. */
+  /** Everything a task needs, frozen on the driver. The ring's secret never appears in `toString`. */
   final case class Job(
       specJson: String,
       optimizer: OptimizerSpec,
@@ -32,13 +31,9 @@ private[spark] object BarrierTraining extends Logging {
       decoder: RowDecoder,
       featureSize: Int,
       labelWidth: Int,
-      secret: Array[Byte],
-      collectiveTimeout: Duration,
-      authTimeout: Duration,
-      chunkFloats: Int,
+      ring: RingOptions,
       checkpoints: Option[HadoopCheckpointStore],
       hooks: TrainingHooks,
-      encrypt: Boolean,
       cacheMemoryBytes: Long,
       mapsAhead: Int,
       runId: String) {
@@ -129,8 +124,7 @@ private[spark] object BarrierTraining extends Logging {
       val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L, job.runId, rank))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
-      val ring = RingCollective.connect(listener, rank, peers.asJava, job.secret, job.collectiveTimeout,
-        job.chunkFloats, job.encrypt)
+      val ring = RingCollective.connect(listener, rank, peers.asJava, job.ring)
       try {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
         try {

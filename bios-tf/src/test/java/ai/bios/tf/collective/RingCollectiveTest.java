@@ -46,6 +46,23 @@ class RingCollectiveTest {
     return TestRings.onRing(n, chunkFloats, secrets, encrypt, timeout, body);
   }
 
+  static RingOptions options(byte[] secret, Duration timeout) {
+    return RingOptions.of(secret).withTimeout(timeout).withChunkFloats(64);
+  }
+
+  /**
+   * The raw socket of a ring's connection to its successor (the ring's {@code toNext} channel), to
+   * write bytes no honest ring would.
+   */
+  static SocketChannel rawSocketToNext(RingCollective ring) throws ReflectiveOperationException {
+    java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
+    f.setAccessible(true);
+    Object channel = f.get(ring);
+    java.lang.reflect.Field s = FrameChannel.class.getDeclaredField("socket");
+    s.setAccessible(true);
+    return (SocketChannel) s.get(channel);
+  }
+
   static byte[][] sameSecret(int n) {
     return TestRings.sameSecret(n);
   }
@@ -90,6 +107,32 @@ class RingCollectiveTest {
   }
 
   @Test
+  void repeatedAllReducesStayInStepWhenSegmentsHaveDifferentChunkCounts() throws Exception {
+    // 193 floats over 3 workers in chunks of 64: segments of 65, 64, 64 floats, so 2, 1, 1 chunks.
+    for (boolean encrypt : new boolean[] {false, true}) {
+      List<float[]> out = onRing(3, 64, sameSecret(3), encrypt, (rank, ring) -> {
+        float[] v = input(rank, 193);
+        ring.allReduce(v, 0, v.length);
+        ring.allReduce(v, 0, v.length);
+        double[] stats = {rank, 1};
+        ring.allReduceStats(stats);
+        assertEquals(3, stats[1], 0.0);
+        return v;
+      });
+      for (int i = 0; i < 193; i++) {
+        double once = 0;
+        for (int r = 0; r < 3; r++) {
+          once += input(r, 193)[i];
+        }
+        assertEquals(3 * once, out.get(0)[i], 1e-4, "element " + i + " (encrypt=" + encrypt + ")");
+      }
+      for (int r = 1; r < 3; r++) {
+        assertArrayEquals(out.get(0), out.get(r));
+      }
+    }
+  }
+
+  @Test
   void encryptedRingsSumExactlyLikePlainOnesOneToFourWorkers() throws Exception {
     for (int n = 1; n <= 4; n++) {
       for (int length : new int[] {1, 7, 5000}) {
@@ -120,9 +163,7 @@ class RingCollectiveTest {
       try {
         if (rank == 1) {
           // A well-formed header for chunk 0 (5 floats + 16-byte tag), then bytes nobody sealed.
-          java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
-          f.setAccessible(true);
-          SocketChannel ch = (SocketChannel) f.get(ring);
+          SocketChannel ch = rawSocketToNext(ring);
           ByteBuffer frame = ByteBuffer.allocate(12 + 36).putInt(0xB105DA7A).putInt(0).putInt(36);
           frame.put(new byte[36]).flip();
           while (frame.hasRemaining()) {
@@ -179,8 +220,8 @@ class RingCollectiveTest {
     Duration shortTimeout = Duration.ofSeconds(3);
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
-      Future<RingCollective> r0 = pool.submit(() -> RingCollective.connect(l0, 0, peers, SECRET, shortTimeout, 64));
-      Future<RingCollective> r1 = pool.submit(() -> RingCollective.connect(l1, 1, peers, wrong, shortTimeout, 64));
+      Future<RingCollective> r0 = pool.submit(() -> RingCollective.connect(l0, 0, peers, options(SECRET, shortTimeout)));
+      Future<RingCollective> r1 = pool.submit(() -> RingCollective.connect(l1, 1, peers, options(wrong, shortTimeout)));
       List<String> messages = new ArrayList<>();
       for (Future<RingCollective> f : List.of(r0, r1)) {
         ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, f::get);
@@ -209,14 +250,14 @@ class RingCollectiveTest {
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
       Future<float[]> r0 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l0, 0, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, options(SECRET, TIMEOUT))) {
           float[] v = {1, 2, 3};
           ring.allReduce(v, 0, 3);
           return v;
         }
       });
       Future<float[]> r1 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l1, 1, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, options(SECRET, TIMEOUT))) {
           float[] v = {10, 20, 30};
           ring.allReduce(v, 0, 3);
           return v;
@@ -224,6 +265,38 @@ class RingCollectiveTest {
       });
       assertArrayEquals(new float[] {11, 22, 33}, r0.get());
       assertArrayEquals(new float[] {11, 22, 33}, r1.get());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aSilentClientHoldsTheListenerOnlyForTheAuthenticationTimeout() throws Exception {
+    RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
+    RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");
+    List<InetSocketAddress> peers = List.of(l0.address(), l1.address());
+    // Connects first and never speaks. With the default 10 s to authenticate it would hold rank 0's
+    // listener past the 4 s join timeout; with 300 ms the real peer is accepted next.
+    RingOptions options = options(SECRET, Duration.ofSeconds(4)).withAuthTimeout(Duration.ofMillis(300));
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try (SocketChannel silent = SocketChannel.open(l0.address())) {
+      Future<float[]> r0 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, options)) {
+          float[] v = {1, 2};
+          ring.allReduce(v, 0, 2);
+          return v;
+        }
+      });
+      Thread.sleep(100); // the silent client is first in the accept queue
+      Future<float[]> r1 = pool.submit(() -> {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, options)) {
+          float[] v = {10, 20};
+          ring.allReduce(v, 0, 2);
+          return v;
+        }
+      });
+      assertArrayEquals(new float[] {11, 22}, r0.get());
+      assertArrayEquals(new float[] {11, 22}, r1.get());
     } finally {
       pool.shutdownNow();
     }
@@ -324,7 +397,7 @@ class RingCollectiveTest {
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
       Future<float[]> r0 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l0, 0, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l0, 0, peers, options(SECRET, TIMEOUT))) {
           float[] v = {1, 2};
           ring.allReduce(v, 0, 2);
           return v;
@@ -349,7 +422,7 @@ class RingCollectiveTest {
         }
       }
       Future<float[]> r1 = pool.submit(() -> {
-        try (RingCollective ring = RingCollective.connect(l1, 1, peers, SECRET, TIMEOUT, 64)) {
+        try (RingCollective ring = RingCollective.connect(l1, 1, peers, options(SECRET, TIMEOUT))) {
           float[] v = {10, 20};
           ring.allReduce(v, 0, 2);
           return v;
@@ -369,9 +442,7 @@ class RingCollectiveTest {
     List<Object> outcomes = onRing(2, 64, sameSecret(2), (rank, ring) -> {
       if (rank == 1) {
         try {
-          java.lang.reflect.Field f = RingCollective.class.getDeclaredField("toNext");
-          f.setAccessible(true);
-          SocketChannel ch = (SocketChannel) f.get(ring);
+          SocketChannel ch = rawSocketToNext(ring);
           ByteBuffer frame = ByteBuffer.allocate(12).putInt(0xB105DA7A).putInt(0).putInt(Integer.MAX_VALUE);
           frame.flip();
           while (frame.hasRemaining()) {

@@ -38,8 +38,9 @@ public final class TestRings {
       for (int r = 0; r < n; r++) {
         final int rank = r;
         futures.add(pool.submit(() -> {
-          try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers,
-              secrets[rank], timeout, chunkFloats, encrypt)) {
+          RingOptions options = RingOptions.of(secrets[rank]).withTimeout(timeout).withChunkFloats(chunkFloats)
+              .withEncrypt(encrypt);
+          try (RingCollective ring = RingCollective.connect(listeners.get(rank), rank, peers, options)) {
             return body.apply(rank, ring);
           }
         }));
