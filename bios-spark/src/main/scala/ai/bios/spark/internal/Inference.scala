@@ -1,6 +1,6 @@
 package ai.bios.spark.internal
 
-import ai.bios.tf.input.PrefetchQueue
+import ai.bios.tf.concurrent.PrefetchQueue
 import ai.bios.tf.model.{ComputeOptions, Loss, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.TaskContext
 import org.apache.spark.ml.linalg.Vectors

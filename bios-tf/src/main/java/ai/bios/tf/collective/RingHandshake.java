@@ -1,7 +1,7 @@
 package ai.bios.tf.collective;
 
 import ai.bios.tf.BiosException;
-import ai.bios.tf.Threads;
+import ai.bios.tf.concurrent.Threads;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;

@@ -1,7 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
-import ai.bios.tf.Threads;
+import ai.bios.tf.concurrent.Threads;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 

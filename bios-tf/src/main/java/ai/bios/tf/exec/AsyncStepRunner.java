@@ -1,6 +1,6 @@
 package ai.bios.tf.exec;
 
-import ai.bios.tf.Threads;
+import ai.bios.tf.concurrent.Threads;
 import ai.bios.tf.collective.Collective;
 import ai.bios.tf.input.Batch;
 import ai.bios.tf.model.TrainableModel;

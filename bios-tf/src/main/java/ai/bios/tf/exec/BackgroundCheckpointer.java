@@ -1,7 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
-import ai.bios.tf.Threads;
+import ai.bios.tf.concurrent.Threads;
 import ai.bios.tf.checkpoint.Checkpoint;
 import ai.bios.tf.checkpoint.CheckpointStore;
 import java.time.Duration;

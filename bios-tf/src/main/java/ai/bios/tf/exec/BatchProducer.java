@@ -2,7 +2,7 @@ package ai.bios.tf.exec;
 
 import ai.bios.tf.input.Batch;
 import ai.bios.tf.input.BatchAssembler;
-import ai.bios.tf.input.PrefetchQueue;
+import ai.bios.tf.concurrent.PrefetchQueue;
 import ai.bios.tf.input.RecordSource;
 import java.util.Optional;
 

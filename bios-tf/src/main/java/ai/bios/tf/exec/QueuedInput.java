@@ -1,7 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.input.Batch;
-import ai.bios.tf.input.PrefetchQueue;
+import ai.bios.tf.concurrent.PrefetchQueue;
 
 /**
  * EFFICIENT: a feeder thread keeps up to {@code prefetchDepth} batches ready in a {@link

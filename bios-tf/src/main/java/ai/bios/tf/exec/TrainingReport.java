@@ -69,7 +69,7 @@ public record TrainingReport(
 
   /**
    * Sum of the work stages' per-step costs over the longest one: the most that overlapping the
-   * stages can win (DESIGN.md, performance model).
+   * stages can win (docs/architecture.md, performance model).
    */
   public double ceiling() {
     double sum = 0;

@@ -1,5 +1,6 @@
 package ai.bios.tf.input;
 
+import ai.bios.tf.model.Feed;
 import java.util.Objects;
 import org.tensorflow.types.TFloat32;
 
@@ -8,7 +9,7 @@ import org.tensorflow.types.TFloat32;
  * close it; closing returns full-size batches to their {@link BatchAssembler}'s pool for reuse.
  * A batch of size 0 (a worker that ran out of data this step) has no tensors.
  */
-public final class Batch implements AutoCloseable {
+public final class Batch implements Feed, AutoCloseable {
   private final TFloat32 features;
   private final TFloat32 labels;
   private final int capacity;

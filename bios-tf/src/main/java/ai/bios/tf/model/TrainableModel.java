@@ -1,6 +1,5 @@
 package ai.bios.tf.model;
 
-import ai.bios.tf.input.Batch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -157,7 +156,7 @@ public final class TrainableModel implements AutoCloseable {
    *
    * @return the batch's loss sum and sample count
    */
-  public GradientStats computeGradients(Batch batch, float[] gradientSums) {
+  public GradientStats computeGradients(Feed batch, float[] gradientSums) {
     checkLength("gradientSums", gradientSums, parameterCount);
     if (batch.size() == 0) {
       Arrays.fill(gradientSums, 0f);
@@ -175,7 +174,7 @@ public final class TrainableModel implements AutoCloseable {
   }
 
   /** The batch's loss sum at the current weights, without gradients. */
-  public double lossSum(Batch batch) {
+  public double lossSum(Feed batch) {
     if (batch.size() == 0) {
       return 0.0;
     }

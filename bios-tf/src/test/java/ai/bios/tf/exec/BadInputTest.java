@@ -8,7 +8,7 @@ import ai.bios.tf.BadInputException;
 import ai.bios.tf.BiosException;
 import ai.bios.tf.InvalidSettingException;
 import ai.bios.tf.Synthetic;
-import ai.bios.tf.input.PrefetchQueue;
+import ai.bios.tf.concurrent.PrefetchQueue;
 import ai.bios.tf.input.RecordSource;
 import ai.bios.tf.input.RecordWriter;
 import ai.bios.tf.model.Activation;
@@ -20,7 +20,7 @@ import ai.bios.tf.model.TrainableModel;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
 
-/** Invariant 7 of DESIGN.md: bad input fails fast and says what to change. */
+/** Invariant 7 of docs/architecture.md: bad input fails fast and says what to change. */
 class BadInputTest {
   private static final ModelSpec SPEC = ModelSpec.builder(3).dense(4, Activation.TANH).dense(3, Activation.NONE).build();
   private static final int BAD_ROW = 37;

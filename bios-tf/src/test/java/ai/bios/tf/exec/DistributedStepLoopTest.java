@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Invariant 2 of DESIGN.md on the engine: N workers joined by the ring all-reduce follow one worker
+ * Invariant 2 of docs/architecture.md on the engine: N workers joined by the ring all-reduce follow one worker
  * with the same global batch, and distributed runs reproduce bit for bit in both schedules.
  */
 @Timeout(120)

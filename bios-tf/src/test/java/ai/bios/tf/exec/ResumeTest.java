@@ -16,7 +16,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Invariant 4 of DESIGN.md: a run stopped at step k and resumed ends exactly as if it never stopped. */
+/** Invariant 4 of docs/architecture.md: a run stopped at step k and resumed ends exactly as if it never stopped. */
 class ResumeTest {
   private static final OptimizerSpec ADAM = OptimizerSpec.adam(0.01);
 

@@ -19,7 +19,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Invariants 1 and 3 of DESIGN.md: the schedule never changes the maths, and runs reproduce. */
+/** Invariants 1 and 3 of docs/architecture.md: the schedule never changes the maths, and runs reproduce. */
 class ScheduleEquivalenceTest {
   static final ModelSpec SPEC = ModelSpec.builder(8)
       .dense(16, Activation.RELU).dense(2, Activation.NONE).seed(11).build();

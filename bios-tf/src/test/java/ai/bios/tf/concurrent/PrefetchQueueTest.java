@@ -1,4 +1,4 @@
-package ai.bios.tf.input;
+package ai.bios.tf.concurrent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

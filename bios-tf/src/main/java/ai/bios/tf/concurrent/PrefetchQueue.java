@@ -1,4 +1,4 @@
-package ai.bios.tf.input;
+package ai.bios.tf.concurrent;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -374,7 +374,7 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
     for (T item : orphans) {
       closeQuietly(item);
     }
-    if (t != null && t != Thread.currentThread() && !joinUninterruptibly(t, JOIN_TIMEOUT_NANOS)) {
+    if (t != null && t != Thread.currentThread() && !Threads.joinWithin(t, JOIN_TIMEOUT_NANOS)) {
       IllegalStateException e =
           new IllegalStateException(
               "feeder thread '" + threadName + "' did not stop within 30 s of close(); the"
@@ -610,37 +610,6 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
         }
       } finally {
         lock.unlock();
-      }
-    }
-  }
-
-  /**
-   * Joins {@code t} for up to {@code timeoutNanos}, not giving up on interrupts; restores the
-   * interrupt flag if one was pending or arrived.
-   *
-   * @return whether {@code t} ended
-   */
-  private static boolean joinUninterruptibly(Thread t, long timeoutNanos) {
-    boolean interrupted = Thread.interrupted();
-    long deadline = System.nanoTime() + timeoutNanos;
-    try {
-      while (true) {
-        long remaining = deadline - System.nanoTime();
-        if (!t.isAlive()) {
-          return true;
-        }
-        if (remaining <= 0L) {
-          return false;
-        }
-        try {
-          TimeUnit.NANOSECONDS.timedJoin(t, remaining);
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
       }
     }
   }
