@@ -93,7 +93,7 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
       it.flatMap(n => (0 until n).iterator.map(i => ((p.toLong << 32) | i, s"$p/$i")))
     }
     val shards = new org.apache.spark.ml.bios.MapOrderedShuffledRDD[Long, String](keyed,
-      new org.apache.spark.HashPartitioner(3))
+      new org.apache.spark.HashPartitioner(3), ai.bios.spark.conf.BiosConf.ShuffleMapsAhead.default)
     val first = shards.glom().collect()
     val second = shards.glom().collect()
     assert(first.map(_.toSeq).toSeq == second.map(_.toSeq).toSeq, "the same order on every read")

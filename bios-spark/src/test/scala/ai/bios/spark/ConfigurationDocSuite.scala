@@ -1,7 +1,6 @@
 package ai.bios.spark
 
 import ai.bios.spark.conf.BiosConf
-import ai.bios.tf.InvalidSettingException
 import org.apache.spark.SparkConf
 import org.scalatest.funsuite.AnyFunSuite
 
@@ -44,13 +43,21 @@ class ConfigurationDocSuite extends AnyFunSuite {
   test("a bad value fails naming the key, the value and what it must be") {
     val conf = new SparkConf(false).set("spark.bios.cacheMemory", "lots").set("spark.bios.keepCheckpoints", "0")
       .set("spark.bios.collectiveTimeout", "0s")
-    val bytes = intercept[InvalidSettingException](BiosConf.CacheMemory.get(conf))
+    val bytes = intercept[IllegalArgumentException](BiosConf.CacheMemory.get(conf))
     assert(bytes.getMessage.contains("spark.bios.cacheMemory") && bytes.getMessage.contains("lots") &&
       bytes.getMessage.contains("size such as"), bytes.getMessage)
-    val int = intercept[InvalidSettingException](BiosConf.KeepCheckpoints.get(conf))
+    val int = intercept[IllegalArgumentException](BiosConf.KeepCheckpoints.get(conf))
     assert(int.getMessage.contains("spark.bios.keepCheckpoints") && int.getMessage.contains(">= 1"), int.getMessage)
-    val time = intercept[InvalidSettingException](BiosConf.CollectiveTimeout.get(conf))
+    val time = intercept[IllegalArgumentException](BiosConf.CollectiveTimeout.get(conf))
     assert(time.getMessage.contains("spark.bios.collectiveTimeout") && time.getMessage.contains("> 0"), time.getMessage)
+  }
+
+  test("a bare duration is in the unit the key has always used: seconds, or ms for progressInterval") {
+    val conf = new SparkConf(false).set("spark.bios.collectiveTimeout", "600").set("spark.bios.progressInterval", "250")
+    assert(BiosConf.CollectiveTimeout.get(conf) == java.time.Duration.ofSeconds(600))
+    assert(BiosConf.ProgressInterval.get(conf) == java.time.Duration.ofMillis(250))
+    assert(BiosConf.CollectiveTimeout.get(new SparkConf(false).set("spark.bios.collectiveTimeout", "2min")) ==
+      java.time.Duration.ofMinutes(2))
   }
 
   test("defaults come from the engine where it has one") {

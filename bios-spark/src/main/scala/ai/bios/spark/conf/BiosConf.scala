@@ -16,7 +16,8 @@ object BiosConf {
   // ---- driver --------------------------------------------------------------------------------
 
   val ProgressInterval = registry.duration("spark.bios.progressInterval", "10s",
-    "How often the driver prints the training progress line (with `spark.plugins=ai.bios.spark.BiosPlugin`).")
+    "How often the driver prints the training progress line (with `spark.plugins=ai.bios.spark.BiosPlugin`).",
+    bareUnit = java.util.concurrent.TimeUnit.MILLISECONDS)
 
   val ExecutorWait = registry.duration("spark.bios.executorWait", "30s",
     "Before a fit on a cluster, how long to wait for executors to register when there are fewer task slots " +

@@ -7,6 +7,7 @@ import org.apache.spark.sql.SparkSession
 
 import java.time.Duration
 import java.util.Locale
+import java.util.concurrent.TimeUnit
 import scala.util.control.NonFatal
 
 /**
@@ -14,7 +15,8 @@ import scala.util.control.NonFatal
  *
  * Values are read from the Spark conf, or for a fit or transform from the session's runtime conf
  * (`spark.conf.set(...)` in a notebook), which falls back to the Spark conf. A value that does not
- * parse or check fails naming the key, the value and what it must be.
+ * parse or check fails with an `IllegalArgumentException` (as Spark's own settings do) naming the
+ * key, the value and what it must be; its cause is the engine's [[InvalidSettingException]].
  *
  * @param key the full key
  * @param defaultText the default as a user would write it
@@ -47,11 +49,13 @@ final class ConfEntry[T] private[conf] (
     case Some(v) => parseChecked(v)
   }
 
-  private def parseChecked(v: String): T =
-    try parse(v.trim) catch {
-      case e: InvalidSettingException => throw e // names this key already
-      case NonFatal(_) => throw new InvalidSettingException(key, "\"" + v + "\"", s"must be a $typeName")
+  private def parseChecked(v: String): T = {
+    val bad = try return parse(v.trim) catch {
+      case e: InvalidSettingException => e // names this key already
+      case NonFatal(_) => new InvalidSettingException(key, "\"" + v + "\"", s"must be a $typeName")
     }
+    throw new IllegalArgumentException(bad.getMessage, bad)
+  }
 
   override def toString: String = s"$key=$defaultText"
 }
@@ -70,13 +74,20 @@ private[conf] final class ConfRegistry {
     e
   }
 
-  /** A duration such as `500ms`, `10s`, `5min`, `1h` (a bare number is in seconds). */
-  def duration(key: String, default: String, doc: String, internal: Boolean = false): ConfEntry[Duration] =
-    add(new ConfEntry[Duration](key, default, doc, internal, "duration such as 500ms, 10s or 5min (> 0)", v => {
-      val d = Duration.ofMillis(JavaUtils.timeStringAsMs(v))
+  /**
+   * A duration such as `500ms`, `10s`, `5min`, `1h`; a bare number is in `bareUnit` (seconds, or
+   * milliseconds for a key that always read it so).
+   */
+  def duration(key: String, default: String, doc: String, bareUnit: TimeUnit = TimeUnit.SECONDS,
+      internal: Boolean = false): ConfEntry[Duration] = {
+    val bare = if (bareUnit == TimeUnit.MILLISECONDS) "ms" else bareUnit.name().toLowerCase(Locale.ROOT)
+    add(new ConfEntry[Duration](key, default, doc, internal,
+        s"duration such as 500ms, 10s or 5min (> 0; a bare number is in $bare)", v => {
+      val d = Duration.ofMillis(TimeUnit.MILLISECONDS.convert(JavaUtils.timeStringAs(v, bareUnit), bareUnit))
       if (d.isZero || d.isNegative) throw new InvalidSettingException(key, "\"" + v + "\"", "must be > 0")
       d
     }))
+  }
 
   /** A size in bytes such as `512k`, `256m`, `4g` (a bare number is in bytes). */
   def bytes(key: String, default: String, doc: String, min: Long = 1, max: Long = Long.MaxValue,

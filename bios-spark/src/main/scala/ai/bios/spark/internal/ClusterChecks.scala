@@ -11,7 +11,7 @@ import org.apache.spark.ml.bios.SparkInternals
  */
 private[spark] object ClusterChecks {
 
-  def check(sc: SparkContext, workers: Int, executorWait: Long = 30000L): Unit = {
+  def check(sc: SparkContext, workers: Int, executorWaitMillis: Long): Unit = {
     if (sc.getConf.getBoolean("spark.dynamicAllocation.enabled", defaultValue = false)) {
       throw new IllegalStateException("spark.dynamicAllocation.enabled=true: Bios trains in one barrier " +
         "stage, which Spark cannot run with dynamic allocation; set spark.dynamicAllocation.enabled=false " +
@@ -19,7 +19,7 @@ private[spark] object ClusterChecks {
     }
     val gpus = sc.getConf.getOption("spark.task.resource.gpu.amount")
     // A cluster may still be registering executors: wait a little for them, never for long.
-    val deadline = System.currentTimeMillis() + (if (sc.isLocal) 0L else executorWait)
+    val deadline = System.currentTimeMillis() + (if (sc.isLocal) 0L else executorWaitMillis)
     var slots = SparkInternals.maxConcurrentTasks(sc)
     while (slots < workers && System.currentTimeMillis() < deadline) {
       Thread.sleep(200) // polling the scheduler's view of registered executors

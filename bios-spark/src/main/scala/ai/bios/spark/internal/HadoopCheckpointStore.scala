@@ -17,7 +17,6 @@ import scala.jdk.CollectionConverters._
 private[spark] final class HadoopCheckpointStore(dir: String, keep: Int, hadoopConf: Map[String, String])
   extends CheckpointStore with Serializable {
 
-  require(keep >= 1, s"keepCheckpoints must be >= 1, was $keep")
 
   @transient private lazy val store = new FileCheckpointStore(new HadoopCheckpointFiles(dir, hadoopConf), keep)
 

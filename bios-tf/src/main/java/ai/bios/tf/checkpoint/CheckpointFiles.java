@@ -29,7 +29,8 @@ public interface CheckpointFiles {
   InputStream open(String name) throws IOException;
 
   /**
-   * Creates (or truncates) file {@code name} for writing. What has been written is durable (forced
+   * Creates file {@code name} for writing (the store only creates fresh temporary names, so an
+   * implementation may refuse an existing file). What has been written is durable (forced
    * to disk where the file system allows) once the stream is closed without an exception.
    */
   OutputStream create(String name) throws IOException;

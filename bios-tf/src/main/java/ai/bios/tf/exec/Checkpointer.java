@@ -36,13 +36,12 @@ interface Checkpointer extends AutoCloseable {
   @Override
   void close();
 
-  /** Writes {@code c}; a failure names the step, the location and the fix. */
+  /** Writes {@code c}; a failure carries the store's message (the step, the location and the fix). */
   static void write(CheckpointStore store, Checkpoint c) {
     try {
       store.write(c);
     } catch (IOException e) {
-      throw new UncheckedIOException("checkpoint for step " + c.nextStep() + " could not be written to "
-          + store.location() + ": " + e.getMessage() + "; point checkpointDir at a writable location", e);
+      throw new UncheckedIOException(e.getMessage(), e);
     }
   }
 }

@@ -14,7 +14,7 @@ import scala.reflect.ClassTag
  * varies from run to run.) Up to `mapsAhead` map outputs are fetched ahead of the one being read.
  */
 final class MapOrderedShuffledRDD[K: ClassTag, V: ClassTag](
-    @transient private var prev: RDD[(K, V)], part: Partitioner, mapsAhead: Int = 2)
+    @transient private var prev: RDD[(K, V)], part: Partitioner, mapsAhead: Int)
   extends RDD[(K, V)](prev.context, Nil) {
 
   private val numMaps = prev.partitions.length
