@@ -12,6 +12,7 @@ import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
+import ai.bios.tf.concurrent.Cancellation;
 
 /**
  * One connection of the ring to a neighbouring rank: exact reads and writes over a non-blocking
@@ -45,14 +46,19 @@ final class FrameChannel implements AutoCloseable {
   private final SelectionKey key;
   private final int rank;
   private final int peer;
+  private final Cancellation cancellation;
   private final ByteBuffer header = ByteBuffer.allocateDirect(HEADER).order(ByteOrder.BIG_ENDIAN);
   private FrameSeal seal; // set once, before the ring's threads use the channel; null when not encrypting
 
-  /** Takes ownership of {@code socket}, which connects {@code rank} to {@code peer}. */
-  FrameChannel(SocketChannel socket, int rank, int peer) throws IOException {
+  /**
+   * Takes ownership of {@code socket}, which connects {@code rank} to {@code peer}; every wait on
+   * it checks {@code cancellation} at least once a second.
+   */
+  FrameChannel(SocketChannel socket, int rank, int peer, Cancellation cancellation) throws IOException {
     this.socket = socket;
     this.rank = rank;
     this.peer = peer;
+    this.cancellation = cancellation;
     Selector sel = null;
     try {
       socket.configureBlocking(false);
@@ -129,6 +135,7 @@ final class FrameChannel implements AutoCloseable {
     } catch (ClosedSelectorException | CancelledKeyException e) {
       throw new ClosedChannelException(); // closed under this wait, by another thread
     }
+    cancellation.check();
     return true;
   }
 

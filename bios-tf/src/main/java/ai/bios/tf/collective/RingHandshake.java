@@ -19,6 +19,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import ai.bios.tf.concurrent.Cancellation;
 import java.util.concurrent.locks.LockSupport;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -73,23 +74,25 @@ final class RingHandshake {
    * most {@code maxPayload} bytes.
    */
   static Links join(ServerSocketChannel server, int rank, List<InetSocketAddress> peers, RingOptions options,
-      int maxPayload) {
+      int maxPayload, Cancellation cancellation) {
     int size = peers.size();
     int prev = (rank - 1 + size) % size;
     int next = (rank + 1) % size;
     Duration timeout = options.timeout();
     long deadline = System.nanoTime() + timeout.toNanos();
     byte[] secret = options.secret();
-    Acceptor acceptor = new Acceptor(server, rank, prev, size, secret, deadline, options.authTimeout().toNanos());
+    Acceptor acceptor = new Acceptor(server, rank, prev, size, secret, deadline, options.authTimeout().toNanos(),
+        cancellation);
     Thread t = new Thread(acceptor, "bios-ring-accept-" + rank);
     t.setDaemon(true);
     t.start();
     FrameChannel toNext = null;
     try {
       byte[][] sendKey = new byte[1][];
-      toNext = connectTo(peers.get(next), rank, next, size, secret, deadline, sendKey);
+      toNext = connectTo(peers.get(next), rank, next, size, secret, deadline, sendKey, cancellation);
       while (t.isAlive() && System.nanoTime() < deadline) {
         TimeUnit.NANOSECONDS.timedJoin(t, Math.min(MAX_WAIT_NANOS, Math.max(1, deadline - System.nanoTime())));
+        cancellation.check();
       }
       if (acceptor.failure != null) {
         throw acceptor.failure;
@@ -125,7 +128,8 @@ final class RingHandshake {
    * Opens a TCP connection to the successor. A refused connection (its accept backlog is full: a
    * flood, or many peers at once) is retried after a short pause until the deadline.
    */
-  private static SocketChannel open(InetSocketAddress address, int rank, int next, long deadline) throws IOException {
+  private static SocketChannel open(InetSocketAddress address, int rank, int next, long deadline,
+      Cancellation cancellation) throws IOException {
     while (true) {
       SocketChannel ch = SocketChannel.open();
       try {
@@ -140,6 +144,7 @@ final class RingHandshake {
               throw new BiosException("rank " + rank + ": connecting to rank " + next + " at " + address + " timed out");
             }
             sel.select(Math.min(left, 1000));
+            cancellation.check();
           }
         }
         return ch;
@@ -148,6 +153,7 @@ final class RingHandshake {
         if (System.nanoTime() >= deadline) {
           throw new BiosException("rank " + rank + ": rank " + next + " at " + address + " refused the connection", e);
         }
+        cancellation.check();
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
       } catch (IOException | RuntimeException e) {
         ch.close();
@@ -158,8 +164,8 @@ final class RingHandshake {
 
   /** Connects to the successor and proves the secret; {@code keyOut[0]} receives the connection's key. */
   private static FrameChannel connectTo(InetSocketAddress address, int rank, int next, int size,
-      byte[] secret, long deadline, byte[][] keyOut) throws IOException {
-    FrameChannel ch = new FrameChannel(open(address, rank, next, deadline), rank, next);
+      byte[] secret, long deadline, byte[][] keyOut, Cancellation cancellation) throws IOException {
+    FrameChannel ch = new FrameChannel(open(address, rank, next, deadline, cancellation), rank, next, cancellation);
     try {
       byte[] clientNonce = nonce();
       ByteBuffer hello = ByteBuffer.allocate(14 + NONCE).order(ByteOrder.BIG_ENDIAN);
@@ -199,12 +205,14 @@ final class RingHandshake {
     private final byte[] secret;
     private final long deadline;
     private final long authNanos;
+    private final Cancellation cancellation;
     volatile FrameChannel channel; // published once authenticated; join() owns it from then
     volatile byte[] key;
     volatile BiosException failure;
 
     Acceptor(ServerSocketChannel server, int rank, int prev, int size, byte[] secret, long deadline,
-        long authNanos) {
+        long authNanos, Cancellation cancellation) {
+      this.cancellation = cancellation;
       this.server = server;
       this.rank = rank;
       this.prev = prev;
@@ -232,7 +240,7 @@ final class RingHandshake {
           }
           FrameChannel ch = null;
           try {
-            ch = new FrameChannel(accepted, rank, prev);
+            ch = new FrameChannel(accepted, rank, prev, cancellation);
             authenticate(ch);
             channel = ch;
             return;

@@ -1,6 +1,7 @@
 package ai.bios.tf.collective;
 
 import ai.bios.tf.BiosException;
+import ai.bios.tf.concurrent.Cancellation;
 import ai.bios.tf.concurrent.Threads;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -49,6 +50,7 @@ final class RingSender {
   private final ByteBuffer sendBuf;
   private final FloatBuffer sendFloats; // full-capacity view of sendBuf, made once
   private final Thread thread;
+  private final Cancellation cancellation;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -62,7 +64,9 @@ final class RingSender {
   private boolean closed; // guarded by lock
 
   /** Starts the thread; {@code bufferBytes} holds the largest chunk. */
-  RingSender(int rank, int size, RingSchedule schedule, FrameChannel toNext, long timeoutNanos, int bufferBytes) {
+  RingSender(int rank, int size, RingSchedule schedule, FrameChannel toNext, long timeoutNanos, int bufferBytes,
+      Cancellation cancellation) {
+    this.cancellation = cancellation;
     this.rank = rank;
     this.prevRank = (rank - 1 + size) % size;
     this.nextRank = (rank + 1) % size;
@@ -104,7 +108,7 @@ final class RingSender {
     }
   }
 
-  /** Caller: waits until the sender has sent the whole job; rethrows its failure. */
+  /** Caller: waits until the sender has sent the whole job (checking the cancellation every second); rethrows its failure. */
   void awaitDone() {
     lock.lock();
     try {
@@ -116,6 +120,7 @@ final class RingSender {
               + Duration.ofNanos(timeoutNanos) + " (it stalled or died)");
         }
         changed.awaitNanos(Math.min(left, MAX_WAIT_NANOS));
+        cancellation.check();
       }
       requireUsableLocked();
     } catch (InterruptedException e) {

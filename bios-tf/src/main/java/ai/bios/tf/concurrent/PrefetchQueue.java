@@ -37,7 +37,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * queue (or in the feeder's hand) when the queue is closed are closed by the queue. The producer is
  * never closed by the queue, even if it is {@link AutoCloseable}: its creator owns it.
  *
- * <p>Threading: {@link #start()}, {@link #take()} and {@link #withTakeTimeout} are for the single
+ * <p>Threading: {@link #start()}, {@link #take()}, {@link #withTakeTimeout} and {@link
+ * #withCancellation} are for the single
  * consumer thread; {@link #close()} and the statistics getters may be called from any thread.
  *
  * @param <T> the item type; each item holds resources released by {@link AutoCloseable#close()}
@@ -136,6 +137,7 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
   private long consumerWaits;
   private long consumerWaitNanos;
   private Duration takeTimeout = DEFAULT_TAKE_TIMEOUT;
+  private Cancellation cancellation = Cancellation.NONE;
   private boolean started;
   private boolean closed;
   /** True while the feeder thread is inside {@link Producer#next()}. */
@@ -228,6 +230,29 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
   }
 
   /**
+   * Makes {@link #take()} wake at least once a second while it waits and call {@code c}, which
+   * throws (ending the wait) once the consumer's work is cancelled. Consumer thread; call before
+   * {@link #start()}.
+   *
+   * @return this queue
+   * @throws IllegalStateException if the queue was already started or closed
+   */
+  public PrefetchQueue<T> withCancellation(Cancellation c) {
+    Objects.requireNonNull(c, "cancellation");
+    lock.lock();
+    try {
+      ensureOpen();
+      if (started) {
+        throw new IllegalStateException("PrefetchQueue already started; set the cancellation before start()");
+      }
+      cancellation = c;
+    } finally {
+      lock.unlock();
+    }
+    return this;
+  }
+
+  /**
    * Starts the feeder thread, a daemon named as given to the factory. Call once, before {@link
    * #take()}.
    *
@@ -261,6 +286,8 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
    * @throws FeederException if the producer threw (on this and every later call); the cause is the
    *     original throwable
    * @throws QueueTimeoutException if nothing arrived within the take timeout
+   * @throws RuntimeException whatever the {@link #withCancellation cancellation} throws, once the
+   *     consumer's work is cancelled while this call waits
    * @throws CancellationException if the calling thread was interrupted; its interrupt flag is set
    *     again and the cause is the {@link InterruptedException}
    * @throws IllegalStateException if the queue is closed (also when it is closed while this call
@@ -541,7 +568,9 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
                   + " raise the take timeout `takeTimeout` (PrefetchQueue.withTakeTimeout,"
                   + " default 10 minutes); otherwise the producer is stuck.");
         }
-        remaining = notEmpty.awaitNanos(remaining);
+        long slice = Cancellation.slice(remaining);
+        remaining -= slice - notEmpty.awaitNanos(slice);
+        cancellation.check();
       }
     } finally {
       consumerWaitNanos += System.nanoTime() - begin;

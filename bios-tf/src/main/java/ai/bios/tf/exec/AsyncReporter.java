@@ -1,6 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
+import ai.bios.tf.concurrent.Cancellation;
 import ai.bios.tf.concurrent.Threads;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -14,7 +15,8 @@ import java.util.concurrent.TimeUnit;
  * object starts and owns, only takes from the queue and calls the listener. A listener failure
  * crosses as data: the thread stores it in {@code failure}, drains the queue without delivering,
  * and the next hand-off or {@link #finish} rethrows it on the loop. A hand-off waits at most the
- * run's input timeout for room (a listener that blocks fails the run, naming the fix). {@link
+ * run's input timeout for room (a listener that blocks fails the run, naming the fix), waking every
+ * second to check the run's cancellation. {@link
  * #finish} queues the end marker and joins; {@link #close} interrupts and joins, from any state.
  */
 final class AsyncReporter implements Reporter {
@@ -67,9 +69,14 @@ final class AsyncReporter implements Reporter {
   private void put(Object item) {
     rethrow();
     try {
-      if (!queue.offer(item, parts.handOffTimeout().toNanos(), TimeUnit.NANOSECONDS)) {
-        throw new BiosException("the step listener has not taken a report for "
-            + parts.handOffTimeout() + " (it blocks); make StepListener.onStep return promptly");
+      long deadline = System.nanoTime() + parts.handOffTimeout().toNanos();
+      while (!queue.offer(item, Cancellation.slice(deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        parts.cancellation().check();
+        rethrow();
+        if (System.nanoTime() - deadline >= 0) {
+          throw new BiosException("the step listener has not taken a report for "
+              + parts.handOffTimeout() + " (it blocks); make StepListener.onStep return promptly");
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -1,6 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
+import ai.bios.tf.concurrent.Cancellation;
 import ai.bios.tf.concurrent.Threads;
 import ai.bios.tf.checkpoint.Checkpoint;
 import ai.bios.tf.checkpoint.CheckpointStore;
@@ -16,7 +17,7 @@ import java.util.function.Supplier;
  * checkpointer thread, which this object starts and owns, writes and then tells the reporter. All
  * shared state is guarded by {@code lock}. A failed write crosses as data ({@code failure}) and is
  * rethrown on the loop by the next {@link #checkpoint} or by {@link #finish}. The loop's waits are
- * bounded by the run's input timeout. {@link #close} asks the thread to stop after the write in
+ * bounded by the run's input timeout and wake every second to check the run's cancellation. {@link #close} asks the thread to stop after the write in
  * hand and joins it, from any state.
  */
 final class BackgroundCheckpointer implements Checkpointer {
@@ -24,6 +25,7 @@ final class BackgroundCheckpointer implements Checkpointer {
   private final StepTimeline timeline;
   private final Reporter reporter;
   private final Duration timeout;
+  private final Cancellation cancellation;
   private final Thread thread;
   private final Object lock = new Object();
   private Checkpoint next; // guarded by lock
@@ -37,6 +39,7 @@ final class BackgroundCheckpointer implements Checkpointer {
     this.timeline = parts.timeline();
     this.reporter = reporter;
     this.timeout = parts.handOffTimeout();
+    this.cancellation = parts.cancellation();
     this.thread = new Thread(this::loop, parts.threadPrefix() + "-checkpointer");
     thread.setDaemon(true);
     thread.start();
@@ -90,7 +93,8 @@ final class BackgroundCheckpointer implements Checkpointer {
             + timeout + "; check the file system");
       }
       try {
-        TimeUnit.NANOSECONDS.timedWait(lock, left);
+        TimeUnit.NANOSECONDS.timedWait(lock, Cancellation.slice(left));
+        cancellation.check();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new BiosException("interrupted while waiting for a checkpoint write", e);

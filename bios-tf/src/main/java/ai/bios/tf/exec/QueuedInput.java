@@ -18,7 +18,7 @@ final class QueuedInput implements Input {
     PrefetchQueue<Batch> q = depth.automatic()
         ? PrefetchQueue.auto(producer, Math.max(1, parts.batchBytes()), parts.config().prefetchMemoryBytes(), name)
         : PrefetchQueue.fixed(producer, depth.batches(), name);
-    this.queue = q.withTakeTimeout(parts.handOffTimeout()).start();
+    this.queue = q.withTakeTimeout(parts.handOffTimeout()).withCancellation(parts.cancellation()).start();
     this.timeline = parts.timeline();
   }
 

@@ -2,6 +2,7 @@ package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
 import ai.bios.tf.checkpoint.RunIdentity;
+import ai.bios.tf.concurrent.Cancellation;
 import ai.bios.tf.collective.Collective;
 import ai.bios.tf.input.RecordSource;
 import ai.bios.tf.input.RecordStream;
@@ -26,7 +27,7 @@ final class RunShape {
    *     need (a {@link RecordStream} source learns it by vote instead)
    */
   RunShape(TrainableModel model, RecordSource source, TrainingConfig config, Collective collective,
-      int agreedSteps) {
+      int agreedSteps, Cancellation cancellation) {
     this.model = model;
     this.source = source;
     this.config = config;
@@ -42,7 +43,7 @@ final class RunShape {
             + "do not set it");
       }
       this.streamed = new StreamedEpoch(stream, localBatch, firstEpochWindow(), config.seed(), collective.rank(),
-          config.inputTimeout());
+          config.inputTimeout(), cancellation);
       this.fixedSteps = -1;
     } else {
       this.streamed = null;

@@ -1,6 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.checkpoint.CheckpointStore;
+import ai.bios.tf.concurrent.Cancellation;
 import java.time.Duration;
 
 /**
@@ -37,9 +38,10 @@ sealed interface Schedule permits SimpleSchedule, EfficientSchedule {
    * @param batchBytes the size of one batch, for an automatic prefetch depth
    * @param listener receives the steps
    * @param threadPrefix prefix of the names of the threads parts start
+   * @param cancellation checked by every wait of the run's parts, at least once a second
    */
   record Parts(TrainingConfig config, StepTimeline timeline, long batchBytes, StepListener listener,
-      String threadPrefix) {
+      String threadPrefix, Cancellation cancellation) {
     Duration handOffTimeout() {
       return config.inputTimeout();
     }

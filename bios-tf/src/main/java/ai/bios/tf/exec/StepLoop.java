@@ -4,6 +4,7 @@ import ai.bios.tf.checkpoint.Checkpoint;
 import ai.bios.tf.checkpoint.CheckpointStore;
 import ai.bios.tf.collective.Collective;
 import ai.bios.tf.collective.LocalCollective;
+import ai.bios.tf.concurrent.Cancellation;
 import ai.bios.tf.input.Batch;
 import ai.bios.tf.input.BatchAssembler;
 import ai.bios.tf.input.RecordSource;
@@ -42,6 +43,7 @@ public final class StepLoop {
   private StepListener listener = StepListener.NONE;
   private int stepsPerEpoch = -1;
   private String threadPrefix = "bios";
+  private Cancellation cancellation = Cancellation.NONE;
   private boolean used;
 
   public StepLoop(TrainableModel model, RecordSource source, TrainingConfig config) {
@@ -97,6 +99,16 @@ public final class StepLoop {
     return this;
   }
 
+  /**
+   * Checked before every step and by every wait of the run (at least once a second): once it
+   * throws, the run stops with its exception, releasing its threads (default: never cancelled).
+   * On Spark, the training task's kill flag.
+   */
+  public StepLoop cancellation(Cancellation c) {
+    this.cancellation = java.util.Objects.requireNonNull(c, "cancellation");
+    return this;
+  }
+
   /** Prefix of the names of the threads this loop starts (default {@code bios}). */
   public StepLoop threadPrefix(String prefix) {
     this.threadPrefix = prefix;
@@ -112,7 +124,7 @@ public final class StepLoop {
       throw new IllegalStateException("a StepLoop runs once; build a new one");
     }
     used = true;
-    RunShape shape = new RunShape(model, source, config, collective, stepsPerEpoch);
+    RunShape shape = new RunShape(model, source, config, collective, stepsPerEpoch, cancellation);
     LossHistory losses = new LossHistory();
     long first = new Resume(model, store, collective, shape).apply(resumeFrom, losses);
     Schedule schedule = Schedule.of(config.mode());
@@ -122,12 +134,14 @@ public final class StepLoop {
     recorder.start();
     long step = first;
     try (BatchAssembler assembler = new BatchAssembler(model.spec(), shape.localBatch())) {
-      Schedule.Parts parts = new Schedule.Parts(config, timeline, assembler.batchBytes(), listener, threadPrefix);
+      Schedule.Parts parts = new Schedule.Parts(config, timeline, assembler.batchBytes(), listener, threadPrefix,
+          cancellation);
       try (Input input = schedule.input(new BatchProducer(source, assembler, timeline, shape, first), parts);
           Reporter reporter = schedule.reporter(parts);
           Checkpointer checkpointer = store == null || !writeCheckpoints ? Checkpointer.NONE
               : schedule.checkpointer(store, reporter, parts)) {
         for (; step < shape.end(); step++) {
+          cancellation.check();
           long begin = System.nanoTime();
           Batch batch = input.take(step);
           StepResult result = executor.run(batch, shape.votesMoreAfter(step));

@@ -1,6 +1,7 @@
 package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
+import ai.bios.tf.concurrent.Cancellation;
 import ai.bios.tf.input.RecordStream;
 import java.time.Duration;
 import java.util.SplittableRandom;
@@ -28,6 +29,7 @@ final class StreamedEpoch {
   private final int[] window;
   private final SplittableRandom random;
   private final Duration timeout;
+  private final Cancellation cancellation;
   private int filled;
   private boolean exhausted;
   /** The step that took this worker's last record (or the first step, if it had none). */
@@ -37,7 +39,9 @@ final class StreamedEpoch {
   private long decidedThrough = -1; // guarded by lock
   private volatile int stepsPerEpoch = -1; // written under lock
 
-  StreamedEpoch(RecordStream stream, int localBatch, int window, long seed, int rank, Duration timeout) {
+  StreamedEpoch(RecordStream stream, int localBatch, int window, long seed, int rank, Duration timeout,
+      Cancellation cancellation) {
+    this.cancellation = cancellation;
     this.stream = stream;
     this.localBatch = localBatch;
     this.window = new int[window];
@@ -125,7 +129,8 @@ final class StreamedEpoch {
   /**
    * Waits until the vote of {@code step} is in; returns the steps per epoch, or -1 if the epoch goes
    * on. Fails only when no step at all is decided for the timeout (the loop may legitimately be
-   * several queued steps behind, each waiting for a slower peer).
+   * several queued steps behind, each waiting for a slower peer), or once the run is cancelled
+   * (checked every second).
    */
   int awaitEnd(long step) throws InterruptedException {
     synchronized (lock) {
@@ -141,7 +146,8 @@ final class StreamedEpoch {
           throw new BiosException("the training loop finished no step in " + timeout + " (the last was step "
               + seen + ") while the input waited to learn whether the first epoch ended at step " + step);
         }
-        java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(lock, left);
+        java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(lock, Cancellation.slice(left));
+        cancellation.check();
       }
       return stepsPerEpoch;
     }

@@ -130,7 +130,8 @@ class StreamingTest {
   }
 
   private static int[] firstEpochOrder(int records, int localBatch, int window, long seed) {
-    StreamedEpoch e = new StreamedEpoch(new Arriving(0, records), localBatch, window, seed, 0, Duration.ofSeconds(5));
+    StreamedEpoch e = new StreamedEpoch(new Arriving(0, records), localBatch, window, seed, 0, Duration.ofSeconds(5),
+        ai.bios.tf.concurrent.Cancellation.NONE);
     int[] order = new int[records];
     int[] batch = new int[localBatch];
     int n = 0;
