@@ -7,6 +7,7 @@ import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
 import org.scalatest.funsuite.AnyFunSuite
 
 import java.nio.file.{Files, Path}
+import scala.jdk.CollectionConverters._
 
 /**
  * Real executor JVMs: one is killed with SIGKILL mid-training. Spark starts a new executor, retries
@@ -16,8 +17,8 @@ import java.nio.file.{Files, Path}
 class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
   private lazy val scratch: Path = Files.createTempDirectory("bios-kill")
 
-  override protected def clusterConf: Map[String, String] = Map("spark.stage.maxConsecutiveAttempts" -> "3") ++
-    FaultHooks.Conf
+  override protected def clusterConf: Map[String, String] = Map("spark.stage.maxConsecutiveAttempts" -> "3",
+    "spark.bios.collectiveTimeout" -> "10min", "spark.bios.inputTimeout" -> "10min") ++ FaultHooks.Conf
 
   override protected def beforeAll(): Unit = {
     super.beforeAll()
@@ -52,38 +53,96 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
     .setExecutionMode("simple")
     .setCheckpointDir(dir).setCheckpointInterval(5)
 
-  test("SIGKILL of an executor mid-training: a new executor joins, the stage resumes, the result is bitwise equal") {
-    val df = data.cache()
-    df.count()
-    val clean = estimator(scratch.resolve("clean").toUri.toString).fit(df)
+  private lazy val df: DataFrame = {
+    val d = data.cache()
+    d.count()
+    d
+  }
+  private lazy val clean: BiosModel = estimator(scratch.resolve("clean").toUri.toString).fit(df)
 
-    val pidFile = scratch.resolve("victim.pid")
+  /**
+   * Fits with `fault` (`<victim rank>:<where>`; see [[FaultHooks]]): when the victim gets there it
+   * publishes its executor's pid and holds; the test SIGKILLs that executor. Returns the model and
+   * how each task of the first attempt ended.
+   */
+  private def fitKilling(name: String, fault: String): (BiosModel, Map[Int, String]) = {
+    val pidFile = scratch.resolve(s"$name.pid")
+    val reasons = Files.createDirectories(scratch.resolve(s"$name-reasons"))
     val sc = spark.sparkContext
-    sc.setLocalProperty(FaultHooks.Property, s"1:17:$pidFile")
     val result = new java.util.concurrent.atomic.AtomicReference[Either[Throwable, BiosModel]]()
     val trainer = new Thread(() => {
-      sc.setLocalProperty(FaultHooks.Property, s"1:17:$pidFile")
-      result.set(try Right(estimator(scratch.resolve("killed").toUri.toString).fit(df))
+      sc.setLocalProperty(FaultHooks.Property, s"$fault:$pidFile")
+      sc.setLocalProperty(FaultHooks.Reasons, reasons.toString)
+      result.set(try Right(estimator(scratch.resolve(name).toUri.toString).fit(df))
       catch { case t: Throwable => Left(t) })
     }, "bios-test-trainer")
     trainer.start()
-    // Wait (bounded) for rank 1 to reach step 17 and publish its executor's pid.
+    // Wait (bounded) for the victim to get there and publish its executor's pid.
     val deadline = System.nanoTime() + 120L * 1000 * 1000 * 1000
     while (!Files.exists(pidFile) && trainer.isAlive && System.nanoTime() < deadline) Thread.onSpinWait()
-    assert(Files.exists(pidFile), s"rank 1 never reached step 17: ${result.get()}")
+    assert(Files.exists(pidFile), s"the victim never reached $fault: ${result.get()}")
     val pid = Files.readString(pidFile).trim.toLong
     assert(pid != ProcessHandle.current().pid(), "the victim is an executor JVM, not the driver")
     val victim = ProcessHandle.of(pid).orElseThrow()
+    val t0 = System.nanoTime()
     assert(victim.destroyForcibly(), "SIGKILL sent")
     trainer.join(300000)
     assert(!trainer.isAlive, "the fit finished")
-    sc.setLocalProperty(FaultHooks.Property, null)
-    val killed = result.get() match {
+    val model = result.get() match {
       case Right(m) => m
-      case Left(t) => fail("the fit did not recover from the lost executor", t)
+      case Left(t) => fail(s"the fit did not recover from the lost executor ($fault)", t)
     }
+    val ended = (0 until 2).flatMap { r =>
+      val f = reasons.resolve(s"attempt0-rank$r.txt")
+      if (Files.exists(f)) Some(r -> Files.readString(f)) else None
+    }.toMap
+    // Measured, not asserted: how long the fit took from the kill (the retry included).
+    info(f"$fault: the fit ended ${(System.nanoTime() - t0) / 1e9}%.1f s after the SIGKILL; survivors: " +
+      ended.map { case (r, why) => s"rank $r: ${why.linesIterator.next()}" }.mkString("; "))
+    (model, ended)
+  }
+
+  /** A survivor that waited for a timeout says so; one that saw the kill or the dead peer does not. */
+  private def assertSawTheLoss(fault: String, ended: Map[Int, String], survivor: Int, mayFinish: Boolean): Unit = {
+    val why = ended.getOrElse(survivor, fail(s"$fault: rank $survivor's first attempt recorded no end"))
+    val timedOut = "(?is).*(timed out|within \\d|has not (taken|finished)|finished no step).*".r
+    assert(!timedOut.matches(why), s"$fault: rank $survivor ended by a timeout, not by the loss:\n$why")
+    if (!mayFinish) {
+      assert(why != "ok", s"$fault: rank $survivor finished its first attempt although its peer died")
+    }
+  }
+
+  test("SIGKILL of an executor mid-training: a new executor joins, the stage resumes, the result is bitwise equal") {
+    val (killed, _) = fitKilling("step17", "1:17")
     assert(killed.summary.workers.forall(_.resumedFrom == 15), killed.summary.workers.map(_.resumedFrom))
     assert(killed.getWeights.sameElements(clean.getWeights), "bitwise equal to the uninterrupted run")
     assert(killed.summary.lossHistory.sameElements(clean.summary.lossHistory))
+  }
+
+  // collectiveTimeout and inputTimeout are 10 minutes here: a survivor that noticed the loss only
+  // by a timeout would record it (and hold this suite for 10 minutes).
+  private val phases = Seq(
+    ("before the rendezvous", "1:@rendezvous", 0, false),
+    ("after the rendezvous, while the ring connects", "1:@connect", 0, false),
+    ("inside the streamed first epoch (step 3)", "1:3", 0, false),
+    ("right after the writer's step-10 checkpoint", "0:ckpt10", 1, false),
+    ("after training, before the result is returned", "1:@trained", 0, true))
+  private val random = new scala.util.Random(11)
+  private val randomSteps = Seq.fill(2)(1 + random.nextInt(58)).zipWithIndex.map { case (step, i) =>
+    (s"at a random step ($step)", s"${i % 2}:$step", 1 - i % 2, false)
+  }
+
+  for (((phase, fault, survivor, mayFinish), i) <- (phases ++ randomSteps).zipWithIndex) {
+    test(s"an executor lost $phase: the survivor stops on the loss, not a timeout; the retry ends bitwise equal") {
+      val (killed, ended) = fitKilling(s"case$i", fault)
+      assertSawTheLoss(fault, ended, survivor, mayFinish)
+      assert(killed.getWeights.sameElements(clean.getWeights), "bitwise equal to the uninterrupted run")
+      assert(killed.summary.lossHistory.sameElements(clean.summary.lossHistory))
+    }
+  }
+
+  test("no Bios thread outlives the killed, retried and finished fits on the driver") {
+    val left = Thread.getAllStackTraces.keySet().asScala.filter(t => t.isAlive && t.getName.startsWith("bios-rank"))
+    assert(left.isEmpty, left.map(_.getName))
   }
 }

@@ -3,9 +3,10 @@ package ai.bios.spark.internal
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.{RingCollective, RingOptions}
+import ai.bios.tf.concurrent.Cancellation
 import ai.bios.tf.exec.{StepListener, StepLoop, TrainingConfig}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
-import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
+import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner, TaskKilledException}
 import org.apache.spark.internal.Logging
 import org.apache.spark.ml.bios.{MapOrderedShuffledRDD, SparkInternals}
 import org.apache.spark.rdd.RDD
@@ -74,7 +75,7 @@ private[spark] object BarrierTraining extends Logging {
     val rows: RDD[Row] = if (direct) df.rdd
       else shard(df, workers, job.decoder, job.mapsAhead).mapPartitions(inKeyOrder, preservesPartitioning = true)
     val where = if (direct) "input partition %d of the training data" else "worker %d's shard"
-    val results = rows.barrier().mapPartitions { it => Iterator(train(it, job, where)) }
+    val results = rows.barrier().mapPartitions { it => Iterator(trainRecorded(it, job, where)) }
       .map(r => (r.rank, r))
       .partitionBy(new HashPartitioner(1)) // the barrier stage becomes a retryable ShuffleMapStage
       .values
@@ -95,9 +96,29 @@ private[spark] object BarrierTraining extends Logging {
     }
   }
 
-  private def train(rows: Iterator[Row], job: Job, where: String): WorkerResult = {
+  /** [[train]], telling the hooks how the task ended. */
+  private def trainRecorded(rows: Iterator[Row], job: Job, where: String): WorkerResult = {
     val ctx = BarrierTaskContext.get()
+    try {
+      val result = train(rows, job, where, ctx)
+      job.hooks.ended(ctx.partitionId(), ctx.stageAttemptNumber(), None)
+      result
+    } catch {
+      case e: Throwable =>
+        job.hooks.ended(ctx.partitionId(), ctx.stageAttemptNumber(), Some(e))
+        throw e
+    }
+  }
+
+  private def train(rows: Iterator[Row], job: Job, where: String, ctx: BarrierTaskContext): WorkerResult = {
     val rank = ctx.partitionId()
+    val attempt = ctx.stageAttemptNumber()
+    // Spark kills the other tasks of a failed barrier stage without interrupting their threads:
+    // every wait of the ring and the step loop checks the kill flag at least once a second.
+    val killed: Cancellation = () => if (ctx.isInterrupted()) {
+      throw new TaskKilledException(s"rank $rank: Spark killed this training task (stage attempt $attempt); " +
+        "leaving the ring so the retried stage gets the slot")
+    }
     val gpu = Option(ctx.resources()).flatMap(_.get("gpu")).flatMap(_.addresses.headOption)
     // Filled while the first epoch trains, on the feeder thread (EFFICIENT) or this one (SIMPLE).
     val cache = new PartitionCache(rows, job.decoder.in(where.format(rank)), job.featureSize,
@@ -117,6 +138,7 @@ private[spark] object BarrierTraining extends Logging {
         .map(_.nextStep()).getOrElse(0L) else 0L
       // The one rendezvous: every worker's ring address, and rank 0's resume step. Shard sizes are
       // not needed: the workers agree where the streamed first epoch ends while it trains.
+      job.hooks.reached(TrainingHooks.Rendezvous, rank, attempt)
       val gathered = ctx.allGather(s"${me.getHostString} ${me.getPort} $resumeStep")
       val parsed = gathered.map(_.split(" "))
       val resumeFrom = parsed(0)(2).toLong
@@ -124,14 +146,16 @@ private[spark] object BarrierTraining extends Logging {
       val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L, job.runId, rank))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
-      val ring = RingCollective.connect(listener, rank, peers.asJava, job.ring)
+      job.hooks.reached(TrainingHooks.Connect, rank, attempt)
+      val ring = RingCollective.connect(listener, rank, peers.asJava, job.ring, killed)
       try {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
         try {
           val loop = new StepLoop(model, cache, job.config)
             .collective(ring)
             .threadPrefix(s"bios-rank$rank")
-            .listener(job.hooks.listener(rank, ctx.stageAttemptNumber(), progress))
+            .cancellation(killed)
+            .listener(job.hooks.listener(rank, attempt, progress))
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
           val report = try loop.run() catch {
             case e: Throwable =>
@@ -139,6 +163,7 @@ private[spark] object BarrierTraining extends Logging {
               ring.abort(s"${e.getClass.getSimpleName}: ${e.getMessage}")
               throw e
           }
+          job.hooks.reached(TrainingHooks.Trained, rank, attempt)
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
               cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report))

@@ -16,10 +16,24 @@ import org.apache.spark.sql.SparkSession
 private[spark] trait TrainingHooks extends Serializable {
   /** The step listener of worker `rank` on attempt `stageAttempt` of the training stage. */
   def listener(rank: Int, stageAttempt: Int, inner: StepListener): StepListener = inner
+
+  /** Worker `rank` reached `phase` (one of [[TrainingHooks.Phases]]). */
+  def reached(phase: String, rank: Int, stageAttempt: Int): Unit = ()
+
+  /** Worker `rank`'s task ends, with its failure if it failed. */
+  def ended(rank: Int, stageAttempt: Int, failure: Option[Throwable]): Unit = ()
 }
 
 private[spark] object TrainingHooks extends Logging {
   object None extends TrainingHooks
+
+  /** Before the rendezvous (`allGather`). */
+  val Rendezvous = "rendezvous"
+  /** After the rendezvous, before joining the ring. */
+  val Connect = "connect"
+  /** Training has ended; the task is about to return its result. */
+  val Trained = "trained"
+  val Phases: Seq[String] = Seq(Rendezvous, Connect, Trained)
 
   /** The hooks the session names, or [[None]] (always outside Spark's tests). */
   def load(session: SparkSession): TrainingHooks = {

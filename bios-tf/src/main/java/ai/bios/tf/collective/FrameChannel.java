@@ -158,6 +158,18 @@ final class FrameChannel implements AutoCloseable {
       throw new BiosException("rank " + rank + ": rank " + peer + " failed: "
           + new String(text.array(), StandardCharsets.UTF_8));
     }
+    if (magic == ABORT_MAGIC && seal != null && seq == expectedSeq && bytes >= FrameSeal.TAG
+        && bytes <= Math.min(MAX_ABORT_BYTES + FrameSeal.TAG, seal.wire.capacity())) {
+      // Sealed like a data frame, under the sequence number the next data frame would have had.
+      ByteBuffer sealed = seal.wire.clear().limit(bytes);
+      read(sealed, deadline, "the reason rank " + peer + " failed", NO_SEQUENCE);
+      sealed.flip();
+      header.flip();
+      ByteBuffer text = ByteBuffer.allocate(bytes - FrameSeal.TAG);
+      seal.open(seq, header, sealed, text, peer);
+      throw new BiosException("rank " + rank + ": rank " + peer + " failed: "
+          + new String(text.array(), 0, text.position(), StandardCharsets.UTF_8));
+    }
     if (magic != FRAME_MAGIC || seq != expectedSeq || bytes != wireBytes) {
       throw new IOException("malformed frame from rank " + peer + ": magic " + Integer.toHexString(magic)
           + ", sequence " + seq + " (expected " + expectedSeq + "), " + bytes + " bytes (expected "
@@ -191,19 +203,28 @@ final class FrameChannel implements AutoCloseable {
   }
 
   /**
-   * Tells the peer this worker is failing and why: best effort, at most a second, and only without
-   * encryption (the notice is not sealed, and a reason may quote data).
+   * Tells the peer this worker is failing and why: best effort, at most a second. {@code seq} is
+   * the sequence number the next data frame would have had; with encryption the notice is sealed
+   * under it like a data frame (a reason may quote data), and no frame follows it.
    */
   void sendAbort(int seq, String reason) {
-    if (seal != null) {
-      return;
-    }
     byte[] text = String.valueOf(reason).getBytes(StandardCharsets.UTF_8);
-    int n = Math.min(text.length, MAX_ABORT_BYTES);
-    ByteBuffer frame = ByteBuffer.allocateDirect(HEADER + n).order(ByteOrder.BIG_ENDIAN);
-    frame.putInt(ABORT_MAGIC).putInt(seq).putInt(n).put(text, 0, n).flip();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
     try {
-      writeFully(frame, System.nanoTime() + TimeUnit.SECONDS.toNanos(1), "the reason this worker failed");
+      if (seal == null) {
+        int n = Math.min(text.length, MAX_ABORT_BYTES);
+        ByteBuffer frame = ByteBuffer.allocate(HEADER + n).order(ByteOrder.BIG_ENDIAN);
+        frame.putInt(ABORT_MAGIC).putInt(seq).putInt(n).put(text, 0, n).flip();
+        writeFully(frame, deadline, "the reason this worker failed");
+      } else {
+        int n = Math.min(text.length, Math.min(MAX_ABORT_BYTES, seal.wire.capacity() - FrameSeal.TAG));
+        header.clear();
+        header.putInt(ABORT_MAGIC).putInt(seq).putInt(n + FrameSeal.TAG).flip();
+        ByteBuffer sealed = seal.seal(seq, header, ByteBuffer.wrap(text, 0, n));
+        header.rewind();
+        writeFully(header, deadline, "the reason this worker failed");
+        writeFully(sealed, deadline, "the reason this worker failed");
+      }
     } catch (IOException | RuntimeException e) {
       // best effort: the peer still sees the connection close
     }

@@ -324,11 +324,11 @@ public final class RingCollective implements Collective {
    * Tells the successor that this worker is failing and why, so that its error names the cause
    * rather than a closed connection; call it before {@link #close()} when training fails. Best
    * effort: sent only while no all-reduce is in flight on this worker (e.g. a failure building the
-   * next batch) and only without encryption (the notice is not sealed, and a reason may quote
-   * data); waits at most a second. Does nothing on a broken or closed ring.
+   * next batch); with encryption the notice is sealed like a gradient frame. Waits at most a
+   * second. Does nothing on a broken or closed ring.
    */
   public void abort(String reason) {
-    if (size == 1 || toNext.encrypted()) {
+    if (size == 1) {
       return;
     }
     // Once idle the sender stays so: only this thread starts jobs, and it is here.

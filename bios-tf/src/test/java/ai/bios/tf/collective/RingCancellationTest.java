@@ -49,6 +49,20 @@ class RingCancellationTest {
 
   @Test
   @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aWorkerWhosePeerIsGoneBeforeItConnectsLeavesOnceCancelled() {
+    RingCollective.Listener mine = RingCollective.listen("127.0.0.1");
+    RingCollective.Listener gone = RingCollective.listen("127.0.0.1");
+    InetSocketAddress goneAddress = gone.address();
+    gone.close(); // its executor died after the rendezvous: connecting is refused, retried until cancelled
+    List<InetSocketAddress> peers = List.of(mine.address(), goneAddress);
+    CountingCancellation cancel = new CountingCancellation(3, true);
+    RuntimeException e = assertThrows(RuntimeException.class,
+        () -> RingCollective.connect(mine, 0, peers, RingOptions.of(SECRET).withTimeout(LONG), cancel));
+    assertTrue(rootOf(e) instanceof Cancelled, "ended by the cancellation, not a timeout: " + e);
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
   void anAllReduceWhosePeerFellSilentEndsOnceCancelled() throws Exception {
     RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
     RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");

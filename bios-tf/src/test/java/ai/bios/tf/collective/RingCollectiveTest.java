@@ -22,6 +22,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 
 /** The ring all-reduce over real loopback sockets, one thread per worker. */
@@ -327,9 +329,10 @@ class RingCollectiveTest {
     assertEquals(before, Synthetic.liveThreads("bios-ring"), "no ring thread left behind");
   }
 
-  @Test
-  void aWorkerThatAbortsTellsItsSuccessorWhy() throws Exception {
-    List<Object> outcomes = onRing(2, 64, sameSecret(2), false, TIMEOUT, (rank, ring) -> {
+  @ParameterizedTest(name = "encrypted: {0}")
+  @ValueSource(booleans = {false, true})
+  void aWorkerThatAbortsTellsItsSuccessorWhy(boolean encrypt) throws Exception {
+    List<Object> outcomes = onRing(2, 64, sameSecret(2), encrypt, TIMEOUT, (rank, ring) -> {
       if (rank == 1) {
         ring.abort("BadInputException: column 'features', row 100: has 3 values");
         return "aborted"; // and closes
