@@ -1,7 +1,8 @@
 package ai.bios.spark
 
 import ai.bios.spark.conf.BiosConf
-import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, HadoopCheckpointStore, RowDecoder, TrainingHooks}
+import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, HadoopCheckpointStore, RingSecret, RowDecoder,
+  TrainingHooks}
 import ai.bios.tf.checkpoint.RunIdentity
 import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
@@ -15,7 +16,6 @@ import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, I
 import org.apache.spark.sql.Dataset
 import org.apache.spark.sql.types.StructType
 
-import java.security.SecureRandom
 
 /**
  * Trains a TensorFlow model on a DataFrame, data-parallel over `numWorkers` barrier tasks (one per
@@ -119,8 +119,6 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val schema = df.schema
     val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
       getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs())
-    val secret = new Array[Byte](32)
-    new SecureRandom().nextBytes(secret)
     val checkpoints = Option(getCheckpointDir).filter(_.nonEmpty).map { dir =>
       val store = HadoopCheckpointStore(dir, BiosConf.KeepCheckpoints.get(session), sc.hadoopConfiguration)
       // Fail now, on the driver, if the directory cannot be written or holds another run.
@@ -133,13 +131,14 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       }
       store
     }
-    val ring = RingOptions.of(secret)
+    val secret = RingSecret.forFit()
+    val ring = RingOptions.of(secret.nonce)
       .withTimeout(BiosConf.CollectiveTimeout.get(session))
       .withAuthTimeout(BiosConf.RingAuthTimeout.get(session))
       .withChunkFloats((BiosConf.RingChunkSize.get(session) / 4).toInt)
       .withEncrypt(sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false))
     val job = BarrierTraining.Job(spec.toJson, getOptimizerSpec, config, decoder, spec.featureSize(),
-      spec.labelWidth(), ring, checkpoints, TrainingHooks.load(session),
+      spec.labelWidth(), ring, secret, checkpoints, TrainingHooks.load(session),
       cacheMemoryBytes = BiosConf.CacheMemory.get(session),
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}")

@@ -35,17 +35,19 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
     }
   }
 
-  private def data: DataFrame = {
+  private def data: DataFrame = data(4)
+
+  private def data(partitions: Int): DataFrame = {
     val rnd = new scala.util.Random(3)
     val rows = (0 until 960).map { _ =>
       val x = Array.fill(4)(rnd.nextGaussian())
       Row(Vectors.dense(x), if (x(0) + x(1) - x(3) > 0) 1.0 else 0.0)
     }
     val schema = StructType(Seq(StructField("features", SQLDataTypes.VectorType), StructField("label", DoubleType)))
-    spark.createDataFrame(spark.sparkContext.parallelize(rows, 4), schema)
+    spark.createDataFrame(spark.sparkContext.parallelize(rows, partitions), schema)
   }
 
-  private def estimator(dir: String) = new BiosEstimator()
+  private def estimator(dir: String, sharding: String = "shuffle") = new BiosEstimator().setSharding(sharding)
     .setModelSpec(ModelSpec.builder(4).dense(8, Activation.TANH).dense(2, Activation.NONE).seed(2).build())
     .setNumWorkers(2).setBatchSize(32).setEpochs(2).setLearningRate(0.01).setSeed(5)
     // SIMPLE: the fault hook runs on the training loop, so rank 1 stops exactly at step 17 (in
@@ -59,13 +61,30 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
     d
   }
   private lazy val clean: BiosModel = estimator(scratch.resolve("clean").toUri.toString).fit(df)
+  // sharding=direct: input partition i feeds worker i, so its lineage reruns inside the retried stage.
+  private lazy val directDf: DataFrame = data(2)
+  private lazy val cleanDirect: BiosModel =
+    estimator(scratch.resolve("clean-direct").toUri.toString, "direct").fit(directDf)
+
+  /** When each training stage attempt was submitted (nanoTime), to measure how soon a retry starts. */
+  private val attemptsSubmitted = new java.util.concurrent.ConcurrentLinkedQueue[(Int, Long)]()
+  private lazy val stageListener = {
+    val l = new org.apache.spark.scheduler.SparkListener {
+      override def onStageSubmitted(e: org.apache.spark.scheduler.SparkListenerStageSubmitted): Unit =
+        if (e.stageInfo.attemptNumber() > 0) attemptsSubmitted.add(e.stageInfo.attemptNumber() -> System.nanoTime())
+    }
+    spark.sparkContext.addSparkListener(l)
+    l
+  }
 
   /**
    * Fits with `fault` (`<victim rank>:<where>`; see [[FaultHooks]]): when the victim gets there it
    * publishes its executor's pid and holds; the test SIGKILLs that executor. Returns the model and
    * how each task of the first attempt ended.
    */
-  private def fitKilling(name: String, fault: String): (BiosModel, Map[Int, String]) = {
+  private def fitKilling(name: String, fault: String, sharding: String = "shuffle"): (BiosModel, Map[Int, String]) = {
+    stageListener
+    attemptsSubmitted.clear()
     val pidFile = scratch.resolve(s"$name.pid")
     val reasons = Files.createDirectories(scratch.resolve(s"$name-reasons"))
     val sc = spark.sparkContext
@@ -73,7 +92,8 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
     val trainer = new Thread(() => {
       sc.setLocalProperty(FaultHooks.Property, s"$fault:$pidFile")
       sc.setLocalProperty(FaultHooks.Reasons, reasons.toString)
-      result.set(try Right(estimator(scratch.resolve(name).toUri.toString).fit(df))
+      val input = if (sharding == "direct") directDf else df
+      result.set(try Right(estimator(scratch.resolve(name).toUri.toString, sharding).fit(input))
       catch { case t: Throwable => Left(t) })
     }, "bios-test-trainer")
     trainer.start()
@@ -96,8 +116,10 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
       val f = reasons.resolve(s"attempt0-rank$r.txt")
       if (Files.exists(f)) Some(r -> Files.readString(f)) else None
     }.toMap
-    // Measured, not asserted: how long the fit took from the kill (the retry included).
-    info(f"$fault: the fit ended ${(System.nanoTime() - t0) / 1e9}%.1f s after the SIGKILL; survivors: " +
+    // Measured, not asserted: how soon the retried attempt was submitted, and when the fit ended.
+    val retry = Option(attemptsSubmitted.peek()).map { case (_, at) => f"${(at - t0) / 1e9}%.1f s" }.getOrElse("-")
+    info(f"$fault ($sharding): retry submitted $retry and the fit ended ${(System.nanoTime() - t0) / 1e9}%.1f s after " +
+      "the SIGKILL; survivors: " +
       ended.map { case (r, why) => s"rank $r: ${why.linesIterator.next()}" }.mkString("; "))
     (model, ended)
   }
@@ -138,6 +160,17 @@ class ExecutorKillSuite extends AnyFunSuite with LocalClusterSpark {
       assertSawTheLoss(fault, ended, survivor, mayFinish)
       assert(killed.getWeights.sameElements(clean.getWeights), "bitwise equal to the uninterrupted run")
       assert(killed.summary.lossHistory.sameElements(clean.summary.lossHistory))
+    }
+  }
+
+  for ((phase, fault, survivor) <- Seq(("inside the streamed first epoch (step 3)", "1:3", 0),
+      ("at a random step (" + (1 + new scala.util.Random(12).nextInt(58)) + ")",
+        "0:" + (1 + new scala.util.Random(12).nextInt(58)), 1))) {
+    test(s"sharding=direct: an executor lost $phase: the survivor stops on the loss; the retry reruns the ETL, ends bitwise equal") {
+      val (killed, ended) = fitKilling(s"direct-${fault.replace(':', '-')}", fault, "direct")
+      assertSawTheLoss(fault, ended, survivor, mayFinish = false)
+      assert(killed.getWeights.sameElements(cleanDirect.getWeights), "bitwise equal to the uninterrupted run")
+      assert(killed.summary.lossHistory.sameElements(cleanDirect.summary.lossHistory))
     }
   }
 

@@ -33,6 +33,7 @@ private[spark] object BarrierTraining extends Logging {
       featureSize: Int,
       labelWidth: Int,
       ring: RingOptions,
+      ringSecret: RingSecret,
       checkpoints: Option[HadoopCheckpointStore],
       hooks: TrainingHooks,
       cacheMemoryBytes: Long,
@@ -147,7 +148,7 @@ private[spark] object BarrierTraining extends Logging {
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
       job.hooks.reached(TrainingHooks.Connect, rank, attempt)
-      val ring = RingCollective.connect(listener, rank, peers.asJava, job.ring, killed)
+      val ring = RingCollective.connect(listener, rank, peers.asJava, job.ringSecret.options(job.ring), killed)
       try {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
         try {

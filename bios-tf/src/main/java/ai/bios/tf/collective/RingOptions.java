@@ -65,6 +65,11 @@ public record RingOptions(byte[] secret, Duration timeout, int chunkFloats, bool
     return new RingOptions(secret, DEFAULT_TIMEOUT, DEFAULT_CHUNK_FLOATS, false, DEFAULT_AUTH_TIMEOUT);
   }
 
+  /** The same options with another secret. */
+  public RingOptions withSecret(byte[] secret) {
+    return new RingOptions(secret, timeout, chunkFloats, encrypt, authTimeout);
+  }
+
   public RingOptions withTimeout(Duration timeout) {
     return new RingOptions(secret, timeout, chunkFloats, encrypt, authTimeout);
   }

@@ -15,6 +15,15 @@ object SparkInternals {
   def maxConcurrentTasks(sc: SparkContext): Int =
     sc.maxNumConcurrentTasks(sc.resourceProfileManager.defaultResourceProfile)
 
+  /**
+   * Spark's own authentication secret (`spark.authenticate`), as this JVM's Spark knows it (the
+   * driver, or an executor, which receives it from its cluster manager), or None when
+   * authentication is off.
+   */
+  def authenticationSecret(): Option[Array[Byte]] =
+    Option(org.apache.spark.SparkEnv.get).map(_.securityManager).filter(_.isAuthenticationEnabled())
+      .flatMap(sm => Option(sm.getSecretKey())).map(_.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+
   /** A directory for task scratch files: one of the executor's local dirs (spark.local.dir). */
   def localTempDir(): java.io.File =
     Option(org.apache.spark.SparkEnv.get).map(_.blockManager.diskBlockManager.localDirs.head)
