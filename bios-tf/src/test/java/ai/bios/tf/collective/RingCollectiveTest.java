@@ -277,7 +277,7 @@ class RingCollectiveTest {
     RingCollective.Listener l0 = RingCollective.listen("127.0.0.1");
     RingCollective.Listener l1 = RingCollective.listen("127.0.0.1");
     List<InetSocketAddress> peers = List.of(l0.address(), l1.address());
-    // Connects first and never speaks. With the default 10 s to authenticate it would hold rank 0's
+    // Connects first (a blocking connect: it is queued before rank 1 starts) and never speaks. With the default 10 s to authenticate it would hold rank 0's
     // listener past the 4 s join timeout; with 300 ms the real peer is accepted next.
     RingOptions options = options(SECRET, Duration.ofSeconds(4)).withAuthTimeout(Duration.ofMillis(300));
     ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -289,7 +289,8 @@ class RingCollectiveTest {
           return v;
         }
       });
-      Thread.sleep(100); // the silent client is first in the accept queue
+      // The silent client is first in the accept queue: its blocking connect completed before rank 1
+      // could connect.
       Future<float[]> r1 = pool.submit(() -> {
         try (RingCollective ring = RingCollective.connect(l1, 1, peers, options)) {
           float[] v = {10, 20};
