@@ -138,15 +138,10 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       .withChunkFloats((BiosConf.RingChunkSize.get(session) / 4).toInt)
       .withEncrypt(sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false))
     val job = BarrierTraining.Job(spec.toJson, getOptimizerSpec, config, decoder, spec.featureSize(),
-      spec.labelWidth(), ring, secret, checkpoints, TrainingHooks.load(session),
+      spec.labelWidth(), ring, secret, BiosConf.RendezvousTimeout.get(session), checkpoints, TrainingHooks.load(session),
       cacheMemoryBytes = BiosConf.CacheMemory.get(session),
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}")
-    // The rendezvous (one allGather) waits as long as Spark's barrier sync timeout allows.
-    if (sc.getConf.getTimeAsSeconds("spark.barrier.sync.timeout", "365d") > 3600) {
-      logWarning("spark.barrier.sync.timeout is over an hour: a worker that never reaches the rendezvous " +
-        "holds the others that long; set it to e.g. 3600s (conf/bios-defaults.conf does)")
-    }
     if (!sc.getConf.get("spark.plugins", "").contains(classOf[BiosPlugin].getName)) {
       logInfo(s"Training without live progress on the driver: add spark.plugins=${classOf[BiosPlugin].getName}")
     }

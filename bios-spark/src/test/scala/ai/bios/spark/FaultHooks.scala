@@ -66,11 +66,11 @@ final class FaultHooks extends TrainingHooks {
       Files.move(tmp, Paths.get(file), StandardCopyOption.ATOMIC_MOVE)
     }
     if (f.pidFile.isDefined || f.stall) {
-      // Hold here until the test kills this JVM (at most a minute), or for a stall at most 15 s:
-      // Spark does not interrupt the tasks of a failed barrier stage attempt, and the retried
-      // attempt needs this task's slot.
+      // Hold here until the test kills this JVM (at most a minute), or for a stall until Spark kills
+      // the task (at most 15 s): the retried attempt needs this task's slot.
       val until = System.nanoTime() + (if (f.stall) 15L else 60L) * 1000 * 1000 * 1000
-      while (System.nanoTime() < until && !Thread.currentThread().isInterrupted) {
+      val task = Option(org.apache.spark.TaskContext.get())
+      while (System.nanoTime() < until && !Thread.currentThread().isInterrupted && !task.exists(_.isInterrupted())) {
         java.util.concurrent.locks.LockSupport.parkNanos(100L * 1000 * 1000)
       }
     }

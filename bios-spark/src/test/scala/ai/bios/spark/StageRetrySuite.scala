@@ -97,6 +97,22 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
     assert(stalled.getWeights.sameElements(clean.getWeights))
   }
 
+  test("a worker that never reaches the rendezvous: the others give up after spark.bios.rendezvousTimeout; the retry ends bitwise equal") {
+    val clean = fit("simple", new java.io.File(scratch, "rendezvous-clean").toURI.toString, None)
+    val reasons = Files.createTempDirectory(scratch.toPath, "rendezvous-reasons")
+    // Spark's own barrier timeout is 60 s in these suites; Bios's bound is what must end the wait.
+    spark.conf.set("spark.bios.rendezvousTimeout", "2s")
+    spark.sparkContext.setLocalProperty(FaultHooks.Reasons, reasons.toString)
+    val stalled = try fit("simple", new java.io.File(scratch, "rendezvous").toURI.toString, Some("1:@rendezvous:stall"))
+    finally {
+      spark.conf.unset("spark.bios.rendezvousTimeout")
+      spark.sparkContext.setLocalProperty(FaultHooks.Reasons, null)
+    }
+    val why = Files.readString(reasons.resolve("attempt0-rank0.txt"))
+    assert(why.contains("reached the rendezvous within") && why.contains("spark.bios.rendezvousTimeout"), why)
+    assert(stalled.getWeights.sameElements(clean.getWeights))
+  }
+
   test("a checkpointDir that cannot be written, or holds another model's run, fails before training") {
     val file = new java.io.File(scratch, "a-file")
     Files.writeString(file.toPath, "x")

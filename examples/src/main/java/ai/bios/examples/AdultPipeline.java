@@ -135,7 +135,6 @@ public final class AdultPipeline {
     return SparkSession.builder().appName(appName).master(master)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.barrier.sync.timeout", "3600s") // bounds the workers' rendezvous
         .config("spark.sql.debug.maxToStringFields", "200");
   }
 

@@ -25,6 +25,11 @@ object BiosConf {
 
   // ---- training tasks ------------------------------------------------------------------------
 
+  val RendezvousTimeout = registry.duration("spark.bios.rendezvousTimeout", "10min",
+    "Longest a training task waits at the rendezvous (Spark's barrier allGather) for the other workers to " +
+      "arrive; then the task fails naming this key and Spark retries the stage. Bounds the rendezvous " +
+      "whatever spark.barrier.sync.timeout is.")
+
   val CollectiveTimeout = registry.duration("spark.bios.collectiveTimeout", durationText(RingOptions.DEFAULT_TIMEOUT),
     "Longest wait for a peer in the all-reduce (connecting or exchanging) before the task fails with the " +
       "peer's rank.")

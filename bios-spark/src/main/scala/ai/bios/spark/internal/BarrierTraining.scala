@@ -34,6 +34,7 @@ private[spark] object BarrierTraining extends Logging {
       labelWidth: Int,
       ring: RingOptions,
       ringSecret: RingSecret,
+      rendezvousTimeout: java.time.Duration,
       checkpoints: Option[HadoopCheckpointStore],
       hooks: TrainingHooks,
       cacheMemoryBytes: Long,
@@ -140,7 +141,8 @@ private[spark] object BarrierTraining extends Logging {
       // The one rendezvous: every worker's ring address, and rank 0's resume step. Shard sizes are
       // not needed: the workers agree where the streamed first epoch ends while it trains.
       job.hooks.reached(TrainingHooks.Rendezvous, rank, attempt)
-      val gathered = ctx.allGather(s"${me.getHostString} ${me.getPort} $resumeStep")
+      val gathered = Rendezvous.gather(ctx, s"${me.getHostString} ${me.getPort} $resumeStep",
+        job.rendezvousTimeout, rank)
       val parsed = gathered.map(_.split(" "))
       val resumeFrom = parsed(0)(2).toLong
       val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
