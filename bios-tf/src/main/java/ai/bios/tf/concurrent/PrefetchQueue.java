@@ -230,8 +230,9 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
   }
 
   /**
-   * Makes {@link #take()} wake at least once a second while it waits and call {@code c}, which
-   * throws (ending the wait) once the consumer's work is cancelled. Consumer thread; call before
+   * Makes {@link #take()}, and the feeder while it waits for room, wake at least once a second and
+   * call {@code c}, which throws (ending the wait) once the consumer's work is cancelled; the
+   * feeder then reports the cancellation like a producer failure. Consumer thread; call before
    * {@link #start()}.
    *
    * @return this queue
@@ -505,7 +506,14 @@ public final class PrefetchQueue<T extends AutoCloseable> implements AutoCloseab
           return false;
         }
         while (buffered >= depth && !closed) {
-          notFull.await();
+          notFull.awaitNanos(Cancellation.MAX_WAIT_NANOS);
+          try {
+            cancellation.check(); // wakes every second, like the consumer's wait
+          } catch (RuntimeException | Error cancelled) {
+            buffer.addLast(new Failed<>(cancelled)); // markers take no slot; the item is closed below
+            notEmpty.signal();
+            return false;
+          }
         }
         if (closed) {
           return false;

@@ -128,7 +128,8 @@ class PrefetchQueueTest {
         "the feeder parks or ends",
         () -> {
           Thread.State s = t.getState();
-          return s == Thread.State.WAITING || s == Thread.State.TERMINATED;
+          // The feeder waits for room in slices of at most a second (it checks the cancellation).
+          return s == Thread.State.WAITING || s == Thread.State.TIMED_WAITING || s == Thread.State.TERMINATED;
         });
   }
 
@@ -200,6 +201,25 @@ class PrefetchQueueTest {
       }
       assertEquals(total, taken);
       assertEquals(depth, q.depth(), "a fixed queue's depth changed");
+    }
+    tr.assertAllClosedAndFeederGone();
+  }
+
+  @Test
+  void aFeederWaitingForRoomStopsOnceCancelledAndReportsItAfterTheBufferedItems() throws Exception {
+    Tracker tr = new Tracker();
+    CountingCancellation cancel = new CountingCancellation(2, false);
+    try (PrefetchQueue<CountingItem> q = PrefetchQueue.fixed(finite(tr, 100), 1, uniqueName("cancel"))
+        .withCancellation(cancel).start()) {
+      awaitFeederIdleAfter(tr, 2); // one buffered, one in hand, waiting for room
+      cancel.arm();
+      // The feeder gives up on its own (the consumer is not waiting, so only its checks can see it).
+      spinUntil("the feeder ends", () -> tr.feeder.get().getState() == Thread.State.TERMINATED);
+      CountingItem first = q.take().orElseThrow();
+      assertEquals(0, first.id);
+      first.close();
+      PrefetchQueue.FeederException e = assertThrows(PrefetchQueue.FeederException.class, q::take);
+      assertInstanceOf(CountingCancellation.Cancelled.class, e.getCause());
     }
     tr.assertAllClosedAndFeederGone();
   }
