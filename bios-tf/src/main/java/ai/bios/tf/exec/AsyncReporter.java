@@ -17,10 +17,13 @@ import java.util.concurrent.TimeUnit;
  * and the next hand-off or {@link #finish} rethrows it on the loop. A hand-off waits at most the
  * run's input timeout for room (a listener that blocks fails the run, naming the fix), waking every
  * second to check the run's cancellation. {@link
- * #finish} queues the end marker and joins; {@link #close} interrupts and joins, from any state.
+ * #finish} queues the end marker and joins; {@link #close} interrupts and joins, from any state, for
+ * at most 30 s (a listener that ignores the interrupt fails the close, naming the fix).
  */
 final class AsyncReporter implements Reporter {
   private static final int CAPACITY = 1024;
+  /** How long {@link #close} waits for a listener call in progress. */
+  static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(30);
   private final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(CAPACITY);
   private final Object end = new Object();
   private final StepListener listener;
@@ -108,15 +111,25 @@ final class AsyncReporter implements Reporter {
     rethrow();
   }
 
+  /** Waits for the reporter to deliver everything queued: checks the cancellation every second, gives up after the hand-off timeout. */
   private void join() {
-    if (Threads.joinUninterruptibly(thread, true)) {
-      Thread.currentThread().interrupt();
+    long deadline = System.nanoTime() + parts.handOffTimeout().toNanos();
+    while (!Threads.joinWithin(thread, Cancellation.MAX_WAIT_NANOS)) {
+      parts.cancellation().check();
+      if (System.nanoTime() - deadline >= 0) {
+        throw new BiosException("the step listener has not returned for " + parts.handOffTimeout()
+            + " (it blocks); make StepListener.onStep return promptly");
+      }
     }
   }
 
   @Override
   public void close() {
     thread.interrupt();
-    join();
+    if (!Threads.joinWithin(thread, CLOSE_GRACE_NANOS)) {
+      throw new BiosException("the step listener has not returned " + TimeUnit.NANOSECONDS.toSeconds(CLOSE_GRACE_NANOS)
+          + " s after the run stopped (it ignores interrupts); its thread " + thread.getName()
+          + " is left behind; make StepListener.onStep return promptly");
+    }
   }
 }

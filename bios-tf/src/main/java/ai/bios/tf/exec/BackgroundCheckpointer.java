@@ -17,8 +17,9 @@ import java.util.function.Supplier;
  * checkpointer thread, which this object starts and owns, writes and then tells the reporter. All
  * shared state is guarded by {@code lock}. A failed write crosses as data ({@code failure}) and is
  * rethrown on the loop by the next {@link #checkpoint} or by {@link #finish}. The loop's waits are
- * bounded by the run's input timeout and wake every second to check the run's cancellation. {@link #close} asks the thread to stop after the write in
- * hand and joins it, from any state.
+ * bounded by the run's input timeout and wake every second to check the run's cancellation. {@link
+ * #close} asks the thread to stop after the write in hand and joins it, from any state; a write
+ * still running 30 s later is interrupted, and one that ignores that fails the close.
  */
 final class BackgroundCheckpointer implements Checkpointer {
   private final CheckpointStore store;
@@ -27,6 +28,9 @@ final class BackgroundCheckpointer implements Checkpointer {
   private final Duration timeout;
   private final Cancellation cancellation;
   private final Thread thread;
+  /** How long {@link #close} lets a write in hand finish before interrupting it. */
+  static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(30);
+
   private final Object lock = new Object();
   private Checkpoint next; // guarded by lock
   private long nextStep; // guarded by lock
@@ -133,8 +137,14 @@ final class BackgroundCheckpointer implements Checkpointer {
       stopping = true;
       lock.notifyAll();
     }
-    if (Threads.joinUninterruptibly(thread, false)) {
-      Thread.currentThread().interrupt();
+    // A write in hand may legitimately take a while; one that hangs must not hold the task forever.
+    if (!Threads.joinWithin(thread, CLOSE_GRACE_NANOS)) {
+      thread.interrupt();
+      if (!Threads.joinWithin(thread, TimeUnit.SECONDS.toNanos(1))) {
+        throw new BiosException("the checkpoint write to " + store.location() + " has not ended "
+            + TimeUnit.NANOSECONDS.toSeconds(CLOSE_GRACE_NANOS) + " s after the run stopped; its thread "
+            + thread.getName() + " is left behind; check the file system");
+      }
     }
   }
 }
