@@ -1,8 +1,8 @@
 package ai.bios.spark
 
 import ai.bios.spark.conf.BiosConf
-import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, HadoopCheckpointStore, RingSecret, RowDecoder,
-  TrainingHooks}
+import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FitErrors, HadoopCheckpointStore, RingSecret,
+  RowDecoder, TrainingHooks}
 import ai.bios.tf.checkpoint.RunIdentity
 import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
@@ -146,7 +146,10 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       logInfo(s"Training without live progress on the driver: add spark.plugins=${classOf[BiosPlugin].getName}")
     }
     val t0 = System.nanoTime()
-    val results = BarrierTraining.run(df, job, getNumWorkers, direct)
+    val results = FitErrors.asFit(sc, s"bios-$uid",
+        s"Bios fit $uid: $getNumWorkers workers, $getEpochs epochs, ${BiosParams.lower(getExecutionMode.name())} mode") {
+      BarrierTraining.run(df, job, getNumWorkers, direct)
+    }
     val seconds = (System.nanoTime() - t0) / 1e9
     val summary = TrainingSummary(results.head.losses, results.head.losses.length.toLong, seconds,
       BiosParams.lower(getExecutionMode.name()), results.map(_.summary))

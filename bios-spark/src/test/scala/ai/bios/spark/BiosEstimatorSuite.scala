@@ -186,15 +186,41 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     assert(empty.getMessage.contains("empty"), empty.getMessage)
   }
 
+  test("the Spark UI's jobs page names the Bios fit (job group and description), and the caller's are restored") {
+    val seen = new java.util.concurrent.ConcurrentLinkedQueue[String]()
+    val listener = new org.apache.spark.scheduler.SparkListener {
+      override def onJobStart(e: org.apache.spark.scheduler.SparkListenerJobStart): Unit =
+        Option(e.properties).flatMap(p => Option(p.getProperty("spark.job.description"))).foreach(seen.add)
+    }
+    spark.sparkContext.addSparkListener(listener)
+    spark.sparkContext.setJobDescription("the caller's")
+    try {
+      val est = estimator()
+      est.fit(hyperplane(200, 6))
+      // Listener events arrive asynchronously: wait (bounded) for the bus to deliver them.
+      val deadline = System.nanoTime() + 30L * 1000 * 1000 * 1000
+      while (!seen.toArray.exists(_.toString.startsWith(s"Bios fit ${est.uid}")) && System.nanoTime() < deadline) {
+        Thread.onSpinWait()
+      }
+      assert(seen.toArray.exists(_.toString == s"Bios fit ${est.uid}: 2 workers, 4 epochs, efficient mode"),
+        seen.toArray.mkString(" | "))
+      assert(spark.sparkContext.getLocalProperty("spark.job.description") == "the caller's")
+    } finally {
+      spark.sparkContext.setJobDescription(null)
+      spark.sparkContext.removeSparkListener(listener)
+    }
+  }
+
   test("bad rows fail the fit before training, naming the column, input partition, row and fix") {
     val schema = StructType(Seq(StructField("features", org.apache.spark.ml.linalg.SQLDataTypes.VectorType),
       StructField("label", DoubleType)))
     def fitWith(bad: Row): Throwable = {
       val rows = hyperplane(200, 7).collect().toSeq :+ bad
       val df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), schema)
-      val e = intercept[SparkException](estimator().setEpochs(1).fit(df))
-      Iterator.iterate[Throwable](e)(_.getCause).takeWhile(_ != null)
-        .find(_.isInstanceOf[ai.bios.tf.BadInputException]).getOrElse(e)
+      // Bios's error is what fit throws (the row, the value, the fix), with Spark's as its cause.
+      val e = intercept[ai.bios.tf.BadInputException](estimator().setEpochs(1).fit(df))
+      assert(e.getCause.isInstanceOf[SparkException], e.getCause)
+      e
     }
     val wrongSize = fitWith(Row(Vectors.dense(1, 2, 3), 0.0))
     assert(wrongSize.getMessage.contains("column 'features', row 100 of input partition 1") &&
@@ -210,7 +236,10 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
     // whichever task's failure Spark reports (after its stage retries) names the row.
     val rows = hyperplane(200, 7).collect().toSeq :+ Row(Vectors.dense(1, 2, 3), 0.0)
     val direct = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), schema)
-    val e = intercept[SparkException](estimator().setSharding("direct").setEpochs(1).fit(direct))
+    val e = intercept[ai.bios.tf.BiosException](estimator().setSharding("direct").setEpochs(1).fit(direct))
+    assert(e.getCause.isInstanceOf[SparkException], e.getCause)
+    assert(e.getMessage.startsWith("column 'features'") || e.getMessage.contains("failed: BadInputException"),
+      "Bios's sentence comes first, not Spark's wrapper: " + e.getMessage)
     assert(e.getMessage.contains("column 'features', row 100 of input partition 1") &&
       e.getMessage.contains("has 3 values, expected 6"), e.getMessage)
   }

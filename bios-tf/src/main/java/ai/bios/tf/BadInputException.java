@@ -12,4 +12,9 @@ public final class BadInputException extends BiosException {
   public BadInputException(String message) {
     super(message);
   }
+
+  /** The same error, raised again where the user sees it first, with how it got there as cause. */
+  public BadInputException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

@@ -1,0 +1,45 @@
+package ai.bios.spark.internal
+
+import ai.bios.tf.{BadInputException, BiosException}
+import org.apache.spark.SparkException
+
+/**
+ * Bios's own error first. A bad row or setting found inside a task reaches the driver wrapped in
+ * Spark's "Job aborted due to stage failure: Task 0 in stage ... failed ..." with the useful
+ * sentence (column, row, value, fix) buried under a stack trace. `fit` rethrows Bios's error
+ * instead, keeping Spark's exception as the cause.
+ */
+private[spark] object FitErrors {
+
+  /** The Bios error inside `e`, as the top-level exception with `e` as its cause; else `e` itself. */
+  def userFacing(e: SparkException): Throwable =
+    Iterator.iterate[Throwable](e)(_.getCause).takeWhile(_ != null).collectFirst { case b: BiosException => b } match {
+      case Some(b: BadInputException) => new BadInputException(b.getMessage, e)
+      case Some(b) => new BiosException(b.getMessage, e)
+      case None =>
+        // A failed barrier stage is aborted without the task's exception attached; Spark's message
+        // still quotes it ("most recent failure: Lost task ...: ai.bios.tf.X: <message>").
+        Quoted.findFirstMatchIn(Option(e.getMessage).getOrElse("")) match {
+          case Some(m) if m.group(1) == "BadInputException" => new BadInputException(m.group(2), e)
+          case Some(m) => new BiosException(m.group(2), e)
+          case None => e
+        }
+    }
+
+  private val Quoted = """ai\.bios\.tf\.(BadInputException|BiosException|InvalidSettingException): ([^\n]+)""".r
+
+  /**
+   * Runs `body` with the fit named in the Spark UI (jobs page: job group and description), and
+   * Bios's error first if it fails; restores the caller's job group and description after.
+   */
+  def asFit[T](sc: org.apache.spark.SparkContext, group: String, description: String)(body: => T): T = {
+    val keys = Seq("spark.jobGroup.id", "spark.job.description")
+    val saved = keys.map(k => k -> sc.getLocalProperty(k))
+    sc.setJobGroup(group, description, interruptOnCancel = false)
+    try body catch {
+      case e: SparkException => throw userFacing(e)
+    } finally {
+      saved.foreach { case (k, v) => sc.setLocalProperty(k, v) }
+    }
+  }
+}
