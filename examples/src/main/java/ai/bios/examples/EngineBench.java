@@ -129,6 +129,10 @@ public final class EngineBench {
       boolean bitwise = simple.stream().allMatch(r -> Arrays.equals(r.weights, efficient.get(0).weights))
           && efficient.stream().allMatch(r -> Arrays.equals(r.weights, efficient.get(0).weights));
       int chosenDepth = efficient.get(efficient.size() - 1).report.prefetchDepth();
+      // The CPU floor: what all threads' CPU time per step allows on this machine's cores. On a
+      // CPU-only host compute shares the cores with input, so this, not the ceiling, is the limit.
+      int cores = Runtime.getRuntime().availableProcessors();
+      double cpuFloorMs = median(efficient.stream().mapToDouble(r -> r.cpuNanos / 1e6 / steps).toArray()) / cores;
 
       StringBuilder stageJson = new StringBuilder();
       for (Map.Entry<Stage, Double> e : cost.entrySet()) {
@@ -140,18 +144,26 @@ public final class EngineBench {
               + "\"speedup\":%.3f,\"ceiling\":%.3f,\"efficiency\":%.3f,\"bitwise_equal\":%b,"
               + "\"simple_wall_ms_per_step\":%.3f,\"efficient_wall_ms_per_step\":%.3f,\"speedup_wall\":%.3f,"
               + "\"overhead_ms\":%.4f,\"overhead_pct\":%.3f,\"prefetch_depth\":\"%s\",\"prefetch_depth_used\":%d,"
+              + "\"cpu_floor_ms\":%.3f,\"efficiency_vs_cpu_floor\":%.3f,"
               + "\"stage_ms\":{%s},\"tf_threads\":{\"intra_op\":1,\"inter_op\":1},\"feeder_threads\":1,"
               + "\"cores\":%d}%n",
           w.name(), steps, blocks, w.batch(), simpleMs, efficientMs, simpleMs / efficientMs, sum / longest,
           longest / efficientMs, bitwise, simpleWall, efficientWall, simpleWall / efficientWall,
-          overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, stageJson,
-          Runtime.getRuntime().availableProcessors());
+          overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, cpuFloorMs, cpuFloorMs / efficientMs,
+          stageJson, cores);
     } finally {
       deleteRecursively(scratch);
     }
   }
 
-  private record Result(TrainingReport report, float[] weights) {}
+  /** A run's report, final weights and the CPU time the whole process spent in its step loop. */
+  private record Result(TrainingReport report, float[] weights, long cpuNanos) {}
+
+  /** CPU time of every thread of this process so far (Java and TensorFlow's native ones). */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getProcessCpuTime();
+  }
 
   private static Result run(Workload w, EncodedImages data, ExecutionMode mode, PrefetchDepth depth, int steps,
       Path scratch) throws IOException {
@@ -169,8 +181,10 @@ public final class EngineBench {
       if (w.checkpointInterval() > 0) {
         loop.checkpoints(new LocalCheckpointStore(run.resolve("checkpoints"), 2));
       }
+      long cpu0 = processCpuNanos();
       TrainingReport report = loop.run();
-      return new Result(report, model.exportWeights());
+      long cpu = processCpuNanos() - cpu0;
+      return new Result(report, model.exportWeights(), cpu);
     } finally {
       deleteRecursively(run);
     }
