@@ -71,6 +71,43 @@ case class TrainingSummary(
   /** Samples per second over all workers (rank 0's view). */
   def samplesPerSecond: Double = workers.headOption.map(_.samplesPerSecond).getOrElse(0.0)
 
+  /**
+   * The summary as one line of JSON, for tools: mode, steps, train_seconds, final_loss,
+   * samples_per_second, loss_history (every step) and workers (each worker's fields, stage costs
+   * in stage_ms). Names are snake_case; a value that is not a finite number is null.
+   */
+  def toJson: String = {
+    import org.json4s._
+    def num(d: Double): JValue = if (d.isNaN || d.isInfinite) JNull else JDouble(d)
+    val ws = workers.map { w =>
+      JObject(
+        "rank" -> JInt(w.rank),
+        "gpu" -> w.gpu.map(JString(_)).getOrElse(JNull),
+        "pinned_devices" -> JString(w.pinnedDevices),
+        "records" -> JInt(w.records),
+        "spilled_records" -> JInt(w.spilledRecords),
+        "records_before_training" -> JInt(w.recordsBeforeTraining),
+        "samples_per_second" -> num(w.samplesPerSecond),
+        "stage_ms" -> JObject(Stage.values().toList.map { st =>
+          WorkerSummary.key(st) -> num(w.stageMillis.getOrElse(WorkerSummary.key(st), 0.0))
+        }),
+        "device_idle_fraction" -> num(w.deviceIdleFraction),
+        "input_wait_fraction" -> num(w.inputWaitFraction),
+        "prefetch_depth" -> JInt(w.prefetchDepth),
+        "step_median_ms" -> num(w.stepMedianMillis),
+        "ceiling" -> num(w.ceiling),
+        "resumed_from" -> JInt(w.resumedFrom))
+    }
+    org.json4s.jackson.JsonMethods.compact(org.json4s.jackson.JsonMethods.render(JObject(
+      "mode" -> JString(mode),
+      "steps" -> JInt(steps),
+      "train_seconds" -> num(trainSeconds),
+      "final_loss" -> num(finalLoss),
+      "samples_per_second" -> num(samplesPerSecond),
+      "loss_history" -> JArray(lossHistory.toList.map(num)),
+      "workers" -> JArray(ws.toList))))
+  }
+
   override def toString: String =
     f"TrainingSummary(mode=$mode, steps=$steps, final loss=$finalLoss%.5f, samples/s=$samplesPerSecond%.1f, " +
       f"train=${trainSeconds}%.1fs, workers=${workers.size})"
