@@ -33,7 +33,7 @@ private[spark] object FitErrors {
    * Bios's error first if it fails; restores the caller's job group and description after.
    */
   def asFit[T](sc: org.apache.spark.SparkContext, group: String, description: String)(body: => T): T = {
-    val keys = Seq("spark.jobGroup.id", "spark.job.description")
+    val keys = Seq("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel")
     val saved = keys.map(k => k -> sc.getLocalProperty(k))
     sc.setJobGroup(group, description, interruptOnCancel = false)
     try body catch {
