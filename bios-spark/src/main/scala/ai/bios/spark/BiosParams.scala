@@ -128,9 +128,8 @@ private[spark] object BiosParams {
   }
 
   /** shuffle or direct, any case; the engine's kind of message otherwise. */
-  def parseSharding(v: String): String = Option(v).map(lower) match {
+  def parseSharding(v: String): String = param(Option(v).map(lower) match {
     case Some(s @ ("shuffle" | "direct")) => s
-    case _ => throw new IllegalArgumentException(new InvalidSettingException("sharding", "\"" + v + "\"",
-      "must be shuffle or direct").getMessage)
-  }
+    case _ => throw new InvalidSettingException("sharding", "\"" + v + "\"", "must be shuffle or direct")
+  })
 }

@@ -11,7 +11,7 @@ import java.nio.file.{Files, Paths, StandardCopyOption}
  * the fitting thread's local property [[FaultHooks.Property]], `<rank>:<where>[:<action>]`:
  *
  *  - where: a step number (after that step), `ckpt<N>` (after the checkpoint for step N is
- *    written: rank 0, the writer), or `@<phase>` (one of [[TrainingHooks.Phases]]);
+ *    written: rank 0, the writer), or `@<phase>` (`rendezvous`, `connect` or `trained`: see [[TrainingHooks]]);
  *  - action: none (throw), `stall` (stop responding, alive and connected, until Spark kills the
  *    task, at most 15 s), or a file (write this executor's process id there and hold, at most a
  *    minute, for the test to kill the executor JVM).

@@ -41,10 +41,7 @@ final class ConfEntry[T] private[conf] (
   /** The value in the session's runtime conf (which falls back to the Spark conf), or the default. */
   def get(session: SparkSession): T = from(session.conf.getOption(key))
 
-  /** Whether the key is set in `conf`. */
-  def isSet(conf: SparkConf): Boolean = conf.contains(key)
-
-  private[spark] def from(value: Option[String]): T = value match {
+  private def from(value: Option[String]): T = value match {
     case None => default
     case Some(v) => parseChecked(v)
   }

@@ -3,10 +3,9 @@ package ai.bios.spark.internal
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.{RingCollective, RingOptions}
-import ai.bios.tf.concurrent.Cancellation
 import ai.bios.tf.exec.{StepListener, StepLoop, TrainingConfig}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
-import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner, TaskKilledException}
+import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
 import org.apache.spark.ml.bios.{MapOrderedShuffledRDD, SparkInternals}
 import org.apache.spark.rdd.RDD
@@ -115,12 +114,7 @@ private[spark] object BarrierTraining extends Logging {
   private def train(rows: Iterator[Row], job: Job, where: String, ctx: BarrierTaskContext): WorkerResult = {
     val rank = ctx.partitionId()
     val attempt = ctx.stageAttemptNumber()
-    // Spark kills the other tasks of a failed barrier stage without interrupting their threads:
-    // every wait of the ring and the step loop checks the kill flag at least once a second.
-    val killed: Cancellation = () => if (ctx.isInterrupted()) {
-      throw new TaskKilledException(s"rank $rank: Spark killed this training task (stage attempt $attempt); " +
-        "leaving the ring so the retried stage gets the slot")
-    }
+    val killed = KillFlag.of(ctx, s"training task rank $rank (stage attempt $attempt)")
     val gpu = Option(ctx.resources()).flatMap(_.get("gpu")).flatMap(_.addresses.headOption)
     // Filled while the first epoch trains, on the feeder thread (EFFICIENT) or this one (SIMPLE).
     val cache = new PartitionCache(rows, job.decoder.in(where.format(rank)), job.featureSize,

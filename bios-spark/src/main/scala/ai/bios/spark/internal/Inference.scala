@@ -1,8 +1,8 @@
 package ai.bios.spark.internal
 
-import ai.bios.tf.concurrent.{Cancellation, PrefetchQueue}
+import ai.bios.tf.concurrent.PrefetchQueue
 import ai.bios.tf.model.{ComputeOptions, Loss, ModelSpec, OptimizerSpec, TrainableModel}
-import org.apache.spark.{TaskContext, TaskKilledException}
+import org.apache.spark.TaskContext
 import org.apache.spark.ml.linalg.Vectors
 import org.apache.spark.sql.Row
 import org.tensorflow.ndarray.Shape
@@ -52,12 +52,8 @@ private[spark] object Inference {
           Optional.of(new RowBatch(buf.toArray, t))
         }
       }
-      // A killed task stops waiting for the next batch within a second.
-      val killed: Cancellation = () => if (ctx != null && ctx.isInterrupted()) {
-        throw new TaskKilledException("Spark killed this inference task")
-      }
       PrefetchQueue.fixed(producer, prefetchDepth, s"bios-inference-${Option(ctx).map(_.partitionId()).getOrElse(0)}")
-        .withCancellation(killed).start()
+        .withCancellation(KillFlag.of(ctx, "the inference task")).start()
     } catch {
       case e: Throwable =>
         model.close()

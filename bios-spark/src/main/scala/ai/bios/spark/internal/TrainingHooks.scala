@@ -17,7 +17,7 @@ private[spark] trait TrainingHooks extends Serializable {
   /** The step listener of worker `rank` on attempt `stageAttempt` of the training stage. */
   def listener(rank: Int, stageAttempt: Int, inner: StepListener): StepListener = inner
 
-  /** Worker `rank` reached `phase` (one of [[TrainingHooks.Phases]]). */
+  /** Worker `rank` reached `phase` ([[TrainingHooks.Rendezvous]], `Connect` or `Trained`). */
   def reached(phase: String, rank: Int, stageAttempt: Int): Unit = ()
 
   /** Worker `rank`'s task ends, with its failure if it failed. */
@@ -33,7 +33,6 @@ private[spark] object TrainingHooks extends Logging {
   val Connect = "connect"
   /** Training has ended; the task is about to return its result. */
   val Trained = "trained"
-  val Phases: Seq[String] = Seq(Rendezvous, Connect, Trained)
 
   /** The hooks the session names, or [[None]] (always outside Spark's tests). */
   def load(session: SparkSession): TrainingHooks = {

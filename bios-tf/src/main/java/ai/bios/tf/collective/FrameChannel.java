@@ -78,10 +78,6 @@ final class FrameChannel implements AutoCloseable {
     this.seal = new FrameSeal(key, maxPayload);
   }
 
-  boolean encrypted() {
-    return seal != null;
-  }
-
   /** Fills {@code buf} from the peer by {@code deadline} ({@link System#nanoTime()}). */
   void readFully(ByteBuffer buf, long deadline, String what) throws IOException {
     read(buf, deadline, what, NO_SEQUENCE);

@@ -44,10 +44,6 @@ final class RunRecorder {
     return timeline;
   }
 
-  LossHistory losses() {
-    return losses;
-  }
-
   /** The run's clock starts. */
   void start() {
     t0 = System.nanoTime();

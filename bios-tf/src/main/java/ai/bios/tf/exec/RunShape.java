@@ -113,11 +113,7 @@ final class RunShape {
 
   /** The run's identity as checkpoints record it ({@code stepsPerEpoch} -1 while a streamed first epoch runs). */
   RunIdentity identity() {
-    return identity(stepsPerEpoch());
-  }
-
-  RunIdentity identity(int stepsPerEpoch) {
     return new RunIdentity(model.spec().toJson(), model.optimizer().toString(),
-        config.batchSize(), config.seed(), config.shuffle(), collective.size(), stepsPerEpoch, firstEpochWindow());
+        config.batchSize(), config.seed(), config.shuffle(), collective.size(), stepsPerEpoch(), firstEpochWindow());
   }
 }
