@@ -43,9 +43,20 @@ public final class AdultPipeline {
   /** What one run measured. */
   public record Result(double accuracy, double trainSeconds, String mode, int workers, long steps, double finalLoss) {
     String toJson() {
+      return "{" + fields() + "}";
+    }
+
+    /** This run's JSON with MLlib's baselines on the same features beside it. */
+    String toJson(Baselines b) {
+      return "{" + fields() + String.format(Locale.ROOT,
+          ",\"mllib_lr_accuracy\":%.4f,\"mllib_lr_seconds\":%.2f,\"mllib_mlp_accuracy\":%.4f,\"mllib_mlp_seconds\":%.2f}",
+          b.lrAccuracy(), b.lrSeconds(), b.mlpAccuracy(), b.mlpSeconds());
+    }
+
+    private String fields() {
       String loss = Double.isNaN(finalLoss) ? "null" : String.format(Locale.ROOT, "%.5f", finalLoss);
       return String.format(Locale.ROOT,
-          "{\"accuracy\":%.4f,\"train_seconds\":%.2f,\"mode\":\"%s\",\"workers\":%d,\"steps\":%d,\"final_loss\":%s}",
+          "\"accuracy\":%.4f,\"train_seconds\":%.2f,\"mode\":\"%s\",\"workers\":%d,\"steps\":%d,\"final_loss\":%s",
           accuracy, trainSeconds, mode, workers, steps, loss);
     }
   }
@@ -110,24 +121,42 @@ public final class AdultPipeline {
   }
 
   /**
-   * The same features into Spark MLlib's own MultilayerPerceptronClassifier (same layer sizes,
-   * L-BFGS), for comparison: accuracy and wall time of its fit.
+   * Spark MLlib's own classifiers on exactly the same features (the same fitted feature stages, the
+   * same splits), for comparison: LogisticRegression (its defaults, no regularisation) and
+   * MultilayerPerceptronClassifier with Bios's layer sizes {@code [n, 64, 32, 2]} (L-BFGS). Each
+   * reports test accuracy and the wall time of its {@code fit} alone.
    */
-  public static Result mllibBaseline(SparkSession spark, String dataDir, int maxIter) {
+  public record Baselines(double lrAccuracy, double lrSeconds, double mlpAccuracy, double mlpSeconds) {}
+
+  public static Baselines mllibBaselines(SparkSession spark, String dataDir, int mlpMaxIter) {
     Dataset<Row> train = read(spark, dataDir + "/adult.csv").cache();
     Dataset<Row> test = read(spark, dataDir + "/adult.test.csv").cache();
     List<PipelineStage> stages = featureStages();
     PipelineModel features = new Pipeline().setStages(stages.toArray(new PipelineStage[0])).fit(train);
     Dataset<Row> tr = features.transform(train).cache();
+    Dataset<Row> te = features.transform(test).cache();
     tr.count();
+    te.count();
     int inputSize = AttributeGroup.fromStructField(tr.schema().apply("features")).size();
-    long t0 = System.nanoTime();
-    var mlp = new org.apache.spark.ml.classification.MultilayerPerceptronClassifier()
-        .setLayers(new int[] {inputSize, 64, 32, 2}).setMaxIter(maxIter).setSeed(7).fit(tr);
-    double seconds = (System.nanoTime() - t0) / 1e9;
-    Dataset<Row> scored = mlp.transform(features.transform(test));
-    double accuracy = scored.where(col("prediction").equalTo(col("label"))).count() / (double) scored.count();
-    return new Result(accuracy, seconds, "mllib-mlp", spark.sparkContext().defaultParallelism(), maxIter, Double.NaN);
+    try {
+      long t0 = System.nanoTime();
+      var lr = new org.apache.spark.ml.classification.LogisticRegression().fit(tr);
+      double lrSeconds = (System.nanoTime() - t0) / 1e9;
+      long t1 = System.nanoTime();
+      var mlp = new org.apache.spark.ml.classification.MultilayerPerceptronClassifier()
+          .setLayers(new int[] {inputSize, 64, 32, 2}).setMaxIter(mlpMaxIter).setSeed(7).fit(tr);
+      double mlpSeconds = (System.nanoTime() - t1) / 1e9;
+      return new Baselines(accuracy(lr.transform(te)), lrSeconds, accuracy(mlp.transform(te)), mlpSeconds);
+    } finally {
+      tr.unpersist();
+      te.unpersist();
+      train.unpersist();
+      test.unpersist();
+    }
+  }
+
+  private static double accuracy(Dataset<Row> scored) {
+    return scored.where(col("prediction").equalTo(col("label"))).count() / (double) scored.count();
   }
 
   /** The embedded Spark settings the Adult examples share. */
@@ -149,16 +178,16 @@ public final class AdultPipeline {
     a.requireConsumed();
     SparkSession spark = localSpark("Bios AdultPipeline", master).getOrCreate();
     try {
-      if (baseline) {
-        Result m = mllibBaseline(spark, data, 100);
-        System.out.printf(Locale.ROOT, "MLlib MultilayerPerceptronClassifier: accuracy %.4f, fit %.1f s%n",
-            m.accuracy(), m.trainSeconds());
-        System.out.println(m.toJson());
+      Baselines b = baseline ? mllibBaselines(spark, data, 200) : null;
+      if (b != null) {
+        System.out.printf(Locale.ROOT, "MLlib LogisticRegression: accuracy %.4f, fit %.1f s%n", b.lrAccuracy(), b.lrSeconds());
+        System.out.printf(Locale.ROOT, "MLlib MultilayerPerceptronClassifier [n,64,32,2], maxIter 200: accuracy %.4f, fit %.1f s%n",
+            b.mlpAccuracy(), b.mlpSeconds());
       }
       Result r = run(spark, data, mode, workers, epochs);
       System.out.printf(Locale.ROOT, "Adult pipeline: accuracy %.4f on adult.test.csv, trained in %.1f s (%s, %d workers)%n",
           r.accuracy(), r.trainSeconds(), r.mode(), r.workers());
-      System.out.println(r.toJson());
+      System.out.println(b == null ? r.toJson() : r.toJson(b));
     } finally {
       spark.stop();
     }
