@@ -1,5 +1,6 @@
 package ai.bios.tf.model;
 
+import ai.bios.tf.InvalidSettingException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -69,7 +70,7 @@ public final class TrainableModel implements AutoCloseable {
 
   public TrainableModel(ModelSpec spec, OptimizerSpec optimizer, ComputeOptions compute) {
     if (optimizer.schedule().needsTotalSteps()) {
-      throw new ai.bios.tf.InvalidSettingException("learningRateSchedule", optimizer.schedule().spec(),
+      throw new InvalidSettingException("learningRateSchedule", optimizer.schedule().spec(),
           "needs the run's total steps; give them (cosine:TOTAL) or fill them in with withTotalSteps");
     }
     this.spec = spec;

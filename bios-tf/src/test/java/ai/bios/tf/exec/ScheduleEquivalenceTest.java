@@ -2,6 +2,7 @@ package ai.bios.tf.exec;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -71,6 +72,8 @@ class ScheduleEquivalenceTest {
       assertArrayEquals(simple.weights(), efficient.weights(), opt + ": final weights");
       assertArrayEquals(simple.optimizerState(), efficient.optimizerState(), opt + ": optimizer state");
       assertTrue(simple.losses()[47] < simple.losses()[0], opt + " learned: " + simple.losses()[0] + " -> " + simple.losses()[47]);
+      Run unclipped = train(ExecutionMode.SIMPLE, PrefetchDepth.of(1), opt.withClipNorm(0), null, 3);
+      assertFalse(java.util.Arrays.equals(unclipped.weights(), simple.weights()), opt + ": the clip norm bites");
     }
   }
 
