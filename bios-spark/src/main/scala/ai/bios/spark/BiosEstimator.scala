@@ -6,7 +6,7 @@ import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FitErrors, Hadoop
 import ai.bios.tf.checkpoint.RunIdentity
 import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
-import ai.bios.tf.model.{ModelSpec, OptimizerSpec}
+import ai.bios.tf.model.{LearningRateSchedule, ModelSpec, OptimizerSpec}
 import org.apache.spark.internal.Logging
 import org.apache.spark.ml.Estimator
 import org.apache.spark.ml.attribute.AttributeGroup
@@ -41,10 +41,27 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setProbabilityCol(v: String): this.type = set(probabilityCol, v)
   def setModelSpec(v: ModelSpec): this.type = set(modelSpec, v.toJson)
   def setModelSpecJson(v: String): this.type = set(modelSpec, v)
-  /** sgd, momentum or adam (any case). Default: adam. */
+  /** sgd, momentum, adam, rmsprop, adagrad or adamw (any case). Default: adam. */
   def setOptimizer(v: String): this.type = set(optimizer, BiosParams.lower(BiosParams.param(OptimizerSpec.parse(v, 1.0)).kind().name()))
   /** Default: 0.001. */
   def setLearningRate(v: Double): this.type = set(learningRate, v)
+  /** adamw's decoupled weight decay of kernels, >= 0. Default: 0.01 (used by adamw only). */
+  def setWeightDecay(v: Double): this.type = set(weightDecay, v)
+  /** Coupled L2 penalty on kernels, >= 0. Default: 0 (off). */
+  def setL2(v: Double): this.type = set(l2, v)
+  /** Clip the mean gradient to this global norm, >= 0. Default: 0 (off). */
+  def setClipNorm(v: Double): this.type = set(clipNorm, v)
+  /**
+   * constant, cosine, cosine:TOTAL, cosine:TOTAL:FLOOR, step:EVERY:FACTOR or exponential:EVERY:RATE
+   * (any case; see the param's doc). Default: constant.
+   */
+  def setLearningRateSchedule(v: String): this.type =
+    set(learningRateSchedule, BiosParams.param(LearningRateSchedule.parse(v, 0)).spec())
+  /** The schedule and its warm-up. */
+  def setLearningRateSchedule(v: LearningRateSchedule): this.type =
+    set(learningRateSchedule, v.spec()).setWarmupSteps(v.warmupSteps())
+  /** Steps of linear warm-up from 0 to learningRate, >= 0. Default: 0. */
+  def setWarmupSteps(v: Long): this.type = set(warmupSteps, v)
   /** Global batch size: records per step across all workers. Default: 256. */
   def setBatchSize(v: Int): this.type = set(batchSize, v)
   /** Default: 1. */
@@ -92,6 +109,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       throw new IllegalArgumentException(s"checkpointInterval=$getCheckpointInterval needs a checkpointDir; " +
         "set checkpointDir to a directory on a shared file system (hdfs://, s3a://, ...)")
     }
+    getOptimizerSpec // the optimizer params together (weightDecay on adamw only, warmupSteps within the schedule)
     spec
   }
 
@@ -116,6 +134,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       .shuffleWindow(getShuffleWindow)
       .checkpointInterval(getCheckpointInterval)
       .build()
+    val optimizerSpec = fitOptimizer(df, config, direct)
     val schema = df.schema
     val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
       getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs())
@@ -124,7 +143,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       // Fail now, on the driver, if the directory cannot be written or holds another run.
       store.probeWritable()
       // What this fit can know before training; steps per epoch (-1) is not compared.
-      val wanted = new RunIdentity(spec.toJson, getOptimizerSpec.toString, getBatchSize, getSeed, getShuffle,
+      val wanted = new RunIdentity(spec.toJson, optimizerSpec.toString, getBatchSize, getSeed, getShuffle,
         getNumWorkers, -1, if (getShuffle) getShuffleWindow else 1)
       store.latestIdentity().map(_.differences(wanted)).filter(!_.isEmpty).foreach { differences =>
         throw new IllegalArgumentException(RunIdentity.mismatch(s"the newest checkpoint in checkpointDir $dir", differences))
@@ -137,7 +156,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       .withAuthTimeout(BiosConf.RingAuthTimeout.get(session))
       .withChunkFloats((BiosConf.RingChunkSize.get(session) / 4).toInt)
       .withEncrypt(sc.getConf.getBoolean("spark.network.crypto.enabled", defaultValue = false))
-    val job = BarrierTraining.Job(spec.toJson, getOptimizerSpec, config, decoder, spec.featureSize(),
+    val job = BarrierTraining.Job(spec.toJson, optimizerSpec, config, decoder, spec.featureSize(),
       spec.labelWidth(), ring, secret, BiosConf.RendezvousTimeout.get(session), checkpoints, TrainingHooks.load(session),
       cacheMemoryBytes = BiosConf.CacheMemory.get(session),
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
@@ -155,6 +174,27 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       BiosParams.lower(getExecutionMode.name()), results.map(_.summary))
     logInfo(summary.toString)
     copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary)
+  }
+
+  /**
+   * The optimizer of this fit. A cosine schedule left at auto gets the run's total steps (epochs
+   * times the steps per epoch the workers will agree on), from the rows each worker will hold:
+   * that costs one count of every input partition, an extra pass over the input; give the total
+   * (cosine:TOTAL) to skip it.
+   */
+  private def fitOptimizer(df: org.apache.spark.sql.DataFrame, config: TrainingConfig, direct: Boolean): OptimizerSpec = {
+    val opt = getOptimizerSpec
+    if (!opt.schedule().needsTotalSteps()) {
+      opt
+    } else {
+      val counts = df.rdd.mapPartitions(rows => Iterator(rows.size.toLong)).collect()
+      val shards = if (direct) counts else BarrierTraining.shardSizes(counts, getNumWorkers)
+      val steps = config.stepsPerEpoch(shards)
+      val total = config.totalSteps(steps)
+      logInfo(s"learningRateSchedule ${opt.schedule().spec()}: $total total steps ($getEpochs epochs of $steps " +
+        s"steps over ${counts.sum} rows)")
+      BiosParams.param(opt.withSchedule(opt.schedule().withTotalSteps(total)))
+    }
   }
 
   override def copy(extra: ParamMap): BiosEstimator = defaultCopy(extra)

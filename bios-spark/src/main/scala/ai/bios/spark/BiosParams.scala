@@ -2,7 +2,7 @@ package ai.bios.spark
 
 import ai.bios.tf.InvalidSettingException
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
-import ai.bios.tf.model.{ModelSpec, OptimizerSpec}
+import ai.bios.tf.model.{LearningRateSchedule, ModelSpec, OptimizerSpec}
 import org.apache.spark.ml.param._
 
 import java.util.Locale
@@ -28,10 +28,33 @@ trait BiosParams extends Params {
   final val modelSpec = new Param[String](this, "modelSpec",
     "the network as ModelSpec JSON (ModelSpec.builder(...).build().toJson)",
     (json: String) => BiosParams.valid(ModelSpec.fromJson(json)))
-  final val optimizer = new Param[String](this, "optimizer", "sgd, momentum or adam",
+  final val optimizer = new Param[String](this, "optimizer",
+    "sgd, momentum (0.9), adam, rmsprop (rho 0.9), adagrad (initial accumulator 0.1) or adamw (adam with " +
+      "decoupled weightDecay)",
     (v: String) => BiosParams.valid(OptimizerSpec.parse(v, 1.0)))
-  final val learningRate = new DoubleParam(this, "learningRate", "optimizer step size, > 0",
+  final val learningRate = new DoubleParam(this, "learningRate",
+    "optimizer step size, > 0; learningRateSchedule and warmupSteps scale it step by step",
     ParamValidators.gt(0.0))
+  final val weightDecay = new DoubleParam(this, "weightDecay",
+    "adamw only: decoupled weight decay, each step every kernel (not bias) shrinks by learningRate * " +
+      "weightDecay * w beside the Adam update, >= 0",
+    (v: Double) => BiosParams.valid(OptimizerSpec.adamW(Double.MinPositiveValue, v)))
+  final val l2 = new DoubleParam(this, "l2",
+    "coupled L2 penalty: l2 * w is added to the mean gradient of every kernel (not bias), >= 0 (0: off)",
+    (v: Double) => BiosParams.valid(OptimizerSpec.sgd(1.0).withL2(v)))
+  final val clipNorm = new DoubleParam(this, "clipNorm",
+    "clip the mean gradient (after l2) to this global norm over all weights: scaled by min(1, clipNorm / " +
+      "norm), >= 0 (0: off)",
+    (v: Double) => BiosParams.valid(OptimizerSpec.sgd(1.0).withClipNorm(v)))
+  final val learningRateSchedule = new Param[String](this, "learningRateSchedule",
+    "learning rate over the steps, after warmupSteps: constant; cosine[:TOTAL[:FLOOR]] (cosine decay to " +
+      "FLOOR x learningRate at step TOTAL; TOTAL auto or 0: the whole run, counted from the data, FLOOR " +
+      "default 0); step:EVERY:FACTOR (times FACTOR every EVERY steps); exponential:EVERY:RATE (smoothly, " +
+      "times RATE per EVERY steps)",
+    (v: String) => BiosParams.valid(LearningRateSchedule.parse(v, 0)))
+  final val warmupSteps = new LongParam(this, "warmupSteps",
+    "steps of linear learning-rate warm-up from 0 (step 0) to learningRate (step warmupSteps), >= 0",
+    (v: Long) => BiosParams.valid(LearningRateSchedule.constant().withWarmup(v)))
   final val batchSize = new IntParam(this, "batchSize",
     "global batch size: records per step across all workers, >= numWorkers", ParamValidators.gtEq(1))
   final val epochs = new IntParam(this, "epochs", "passes over the data, >= 1", ParamValidators.gtEq(1))
@@ -67,6 +90,11 @@ trait BiosParams extends Params {
     probabilityCol -> "probability",
     optimizer -> "adam",
     learningRate -> 0.001,
+    weightDecay -> OptimizerSpec.DEFAULT_WEIGHT_DECAY,
+    l2 -> 0.0,
+    clipNorm -> 0.0,
+    learningRateSchedule -> LearningRateSchedule.constant().spec(),
+    warmupSteps -> 0L,
     batchSize -> TrainingConfig.DEFAULT_BATCH_SIZE,
     epochs -> 1,
     numWorkers -> 1,
@@ -92,9 +120,25 @@ trait BiosParams extends Params {
   }
   /** The optimizer's name, lower case. */
   def getOptimizer: String = BiosParams.lower($(optimizer))
-  /** The optimizer with the learning rate. */
-  def getOptimizerSpec: OptimizerSpec = BiosParams.param(OptimizerSpec.parse($(optimizer), $(learningRate)))
+  /**
+   * The optimizer with every setting: learning rate and schedule, weight decay (adamw; set on
+   * another optimizer it fails naming weightDecay), l2 and clipNorm. A cosine schedule left at
+   * auto has total steps 0 here; `fit` fills them in from the data.
+   */
+  def getOptimizerSpec: OptimizerSpec = BiosParams.param {
+    val base = OptimizerSpec.parse($(optimizer), $(learningRate))
+    val decayed = if (base.kind() == OptimizerSpec.Kind.ADAMW || isSet(weightDecay)) base.withWeightDecay($(weightDecay))
+      else base
+    decayed.withL2($(l2)).withClipNorm($(clipNorm)).withSchedule(getLearningRateSchedule)
+  }
   def getLearningRate: Double = $(learningRate)
+  def getWeightDecay: Double = $(weightDecay)
+  def getL2: Double = $(l2)
+  def getClipNorm: Double = $(clipNorm)
+  /** The schedule with its warm-up, typed (the short form is in the param). */
+  def getLearningRateSchedule: LearningRateSchedule =
+    BiosParams.param(LearningRateSchedule.parse($(learningRateSchedule), $(warmupSteps)))
+  def getWarmupSteps: Long = $(warmupSteps)
   def getBatchSize: Int = $(batchSize)
   def getEpochs: Int = $(epochs)
   def getNumWorkers: Int = $(numWorkers)

@@ -176,6 +176,19 @@ private[spark] object BarrierTraining extends Logging {
   }
 
   /**
+   * The rows each worker's shard gets from input partitions of `partitionRows` rows, as
+   * [[ShardPartitioner]] deals them: row i of partition p goes to worker (p + i) mod workers.
+   */
+  def shardSizes(partitionRows: Array[Long], workers: Int): Array[Long] = {
+    val sizes = new Array[Long](workers)
+    for (p <- partitionRows.indices; w <- 0 until workers) {
+      val first = Math.floorMod(w.toLong - p, workers.toLong) // the first row index worker w gets
+      if (first < partitionRows(p)) sizes(w) += (partitionRows(p) - 1 - first) / workers + 1
+    }
+    sizes
+  }
+
+  /**
    * Deals the rows of every input partition round-robin over the workers, starting at a different
    * worker per partition: shards differ by at most one row per input partition.
    */

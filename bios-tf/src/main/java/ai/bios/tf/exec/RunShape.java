@@ -85,8 +85,7 @@ final class RunShape {
 
   /** The run's step count for {@code steps} per epoch. */
   long totalFor(int steps) {
-    long total = (long) steps * config.epochs();
-    return config.maxSteps() > 0 ? Math.min(total, config.maxSteps()) : total;
+    return config.totalSteps(steps);
   }
 
   /** The step the run ends before, as far as known: {@code stepsPerEpoch} -1 means not known yet. */

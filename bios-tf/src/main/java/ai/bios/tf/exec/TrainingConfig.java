@@ -132,6 +132,26 @@ public final class TrainingConfig implements Serializable {
     return batchSize / workers + (rank < batchSize % workers ? 1 : 0);
   }
 
+  /**
+   * Steps per epoch of a run whose workers hold shards of {@code shardSizes} records (in rank
+   * order): the most any worker needs at its {@link #localBatchSize}, which is what the workers
+   * agree on (up front, or by vote while a streamed first epoch runs).
+   */
+  public int stepsPerEpoch(long[] shardSizes) {
+    long most = 0;
+    for (int rank = 0; rank < shardSizes.length; rank++) {
+      int local = localBatchSize(rank, shardSizes.length);
+      most = Math.max(most, local < 1 ? 0 : (shardSizes[rank] + local - 1) / local);
+    }
+    return (int) Math.min(Integer.MAX_VALUE, most);
+  }
+
+  /** The run's step count for {@code stepsPerEpoch}: {@link #epochs()} of them, capped at {@link #maxSteps()}. */
+  public long totalSteps(int stepsPerEpoch) {
+    long total = (long) stepsPerEpoch * epochs;
+    return maxSteps > 0 ? Math.min(total, maxSteps) : total;
+  }
+
   @Override
   public String toString() {
     return "TrainingConfig{mode=" + mode + ", prefetchDepth=" + prefetchDepth + ", batchSize=" + batchSize

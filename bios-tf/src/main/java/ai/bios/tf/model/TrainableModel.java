@@ -1,5 +1,6 @@
 package ai.bios.tf.model;
 
+import ai.bios.tf.InvalidSettingException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -35,9 +36,12 @@ import org.tensorflow.types.TInt32;
  *
  * <p>Initial weights come from the spec's seed (Glorot-uniform kernels, zero biases), drawn in Java
  * so that they are the same on every machine. Optimizers run on TensorFlow's fused training kernels
- * ({@code ApplyGradientDescent}, {@code ApplyMomentum}, {@code ApplyAdam}) with state variables this
- * class creates and therefore can export: the framework optimizers find variables by scanning the
- * whole graph and keep Adam's beta powers private, which would make checkpoints incomplete.
+ * ({@code ApplyGradientDescent}, {@code ApplyMomentum}, {@code ApplyAdam}, {@code ApplyRMSProp},
+ * {@code ApplyAdagradV2}; see {@link OptimizerGraph}) with state variables this class creates and
+ * therefore can export: the framework optimizers find variables by scanning the whole graph and keep
+ * Adam's beta powers private, which would make checkpoints incomplete. The learning rate of each
+ * update is the {@link OptimizerSpec#schedule() schedule}'s at {@link #appliedSteps()}, computed in
+ * Java and fed to the graph.
  *
  * <p>Not thread-safe: one thread drives a model at a time.
  */
@@ -56,6 +60,7 @@ public final class TrainableModel implements AutoCloseable {
 
   private final Placeholder<TFloat32> gradientSum;
   private final Placeholder<TFloat32> sampleCountInput;
+  private final Placeholder<TFloat32> learningRateInput;
   private final Op applyOp;
 
   private final StateVector weights;
@@ -64,6 +69,10 @@ public final class TrainableModel implements AutoCloseable {
   private long appliedSteps;
 
   public TrainableModel(ModelSpec spec, OptimizerSpec optimizer, ComputeOptions compute) {
+    if (optimizer.schedule().needsTotalSteps()) {
+      throw new InvalidSettingException("learningRateSchedule", optimizer.schedule().spec(),
+          "needs the run's total steps; give them (cosine:TOTAL) or fill them in with withTotalSteps");
+    }
     this.spec = spec;
     this.optimizer = optimizer;
     this.compute = compute;
@@ -105,6 +114,7 @@ public final class TrainableModel implements AutoCloseable {
       List<Operand<TFloat32>> meanParts = weights.split(tf, mean);
       OptimizerGraph opt = OptimizerGraph.build(tf, optimizer, vars, meanParts);
       applyOp = opt.apply();
+      learningRateInput = opt.learningRate();
       optimizerState = new StateVector(tf, "optimizer", opt.state());
 
       s = new Session(graph, false, compute.toConfigProto());
@@ -140,14 +150,23 @@ public final class TrainableModel implements AutoCloseable {
     return parameterCount;
   }
 
-  /** Length of the optimizer-state buffer (slots and Adam's beta powers). */
+  /** Length of the optimizer-state buffer (every slot, and Adam's beta powers). */
   public int optimizerStateSize() {
     return optimizerState.size();
   }
 
-  /** Steps applied since construction or the last {@link #importOptimizerState}. */
+  /**
+   * The optimizer's step: updates applied since construction, or since the step
+   * {@link #importOptimizerState} restored (a run's global step). The learning-rate schedule is
+   * indexed by it.
+   */
   public long appliedSteps() {
     return appliedSteps;
+  }
+
+  /** The learning rate the next {@link #applyGradients} uses: the schedule's at {@link #appliedSteps()}. */
+  public double currentLearningRate() {
+    return optimizer.learningRateAt(appliedSteps);
   }
 
   /**
@@ -185,8 +204,9 @@ public final class TrainableModel implements AutoCloseable {
   }
 
   /**
-   * Applies the optimizer with the mean gradient {@code gradientSums / sampleCount}. The division
-   * happens in the graph, so every worker that applies the same sums gets the same weights.
+   * Applies the optimizer with the mean gradient {@code gradientSums / sampleCount}, at the
+   * {@link #currentLearningRate()} (fed as a float). The division, L2 and clipping happen in the
+   * graph, so every worker that applies the same sums at the same step gets the same weights.
    */
   public void applyGradients(float[] gradientSums, long sampleCount) {
     checkLength("gradientSums", gradientSums, parameterCount);
@@ -195,9 +215,11 @@ public final class TrainableModel implements AutoCloseable {
           + ": no worker had data for this step");
     }
     try (TFloat32 g = TFloat32.tensorOf(Shape.of(parameterCount));
-        TFloat32 n = TFloat32.scalarOf(sampleCount)) {
+        TFloat32 n = TFloat32.scalarOf(sampleCount);
+        TFloat32 lr = TFloat32.scalarOf((float) currentLearningRate())) {
       g.asRawTensor().data().asFloats().write(gradientSums);
-      session.runner().feed(gradientSum, g).feed(sampleCountInput, n).addTarget(applyOp).run().close();
+      session.runner().feed(gradientSum, g).feed(sampleCountInput, n).feed(learningRateInput, lr)
+          .addTarget(applyOp).run().close();
     }
     appliedSteps++;
   }
@@ -246,11 +268,15 @@ public final class TrainableModel implements AutoCloseable {
     weights.write(session, values);
   }
 
-  /** The optimizer's state (slots, then Adam's beta powers), flattened. */
+  /** The optimizer's state (every slot, then Adam's beta powers; see {@link OptimizerGraph}), flattened. */
   public float[] exportOptimizerState() {
     return optimizerState.size() == 0 ? new float[0] : optimizerState.read(session);
   }
 
+  /**
+   * Restores the optimizer's state and step, as exported at step {@code appliedSteps} (the
+   * learning-rate schedule continues from there).
+   */
   public void importOptimizerState(float[] values, long appliedSteps) {
     checkLength("optimizer state", values, optimizerState.size());
     if (optimizerState.size() > 0) {

@@ -9,6 +9,7 @@ import ai.bios.tf.input.InMemoryRecords;
 import ai.bios.tf.model.Activation;
 import ai.bios.tf.model.ComputeOptions;
 import ai.bios.tf.model.LayerSpec;
+import ai.bios.tf.model.LearningRateSchedule;
 import ai.bios.tf.model.ModelSpec;
 import ai.bios.tf.model.OptimizerSpec;
 import ai.bios.tf.model.TrainableModel;
@@ -57,6 +58,27 @@ class LearningTest {
           TrainingConfig.builder().batchSize(64).epochs(5).build()).run();
       double after = accuracy(model, test, labels(test));
       assertTrue(after > 0.95, "accuracy " + before + " -> " + after);
+    }
+  }
+
+  @Test
+  void everyOptimizerLearnsAHyperplane() {
+    ModelSpec spec = ModelSpec.builder(8).dense(16, Activation.RELU).dense(2, Activation.NONE).seed(3).build();
+    InMemoryRecords test = Synthetic.hyperplane(1000, 8, 97);
+    for (OptimizerSpec opt : java.util.List.of(OptimizerSpec.sgd(0.1), OptimizerSpec.momentum(0.05, 0.9),
+        OptimizerSpec.adam(0.01), OptimizerSpec.rmsprop(0.005), OptimizerSpec.adagrad(0.1),
+        OptimizerSpec.adamW(0.01, 0.01),
+        OptimizerSpec.adam(0.02).withClipNorm(1.0).withL2(1e-4).withSchedule(LearningRateSchedule.cosine(160, 0).withWarmup(16)))) {
+      try (TrainableModel model = new TrainableModel(spec, opt, ComputeOptions.cpu().withThreads(1, 1))) {
+        TrainingReport report = new StepLoop(model, Synthetic.hyperplane(2000, 8, 1),
+            TrainingConfig.builder().batchSize(64).epochs(5).build()).run();
+        double[] losses = report.lossHistory();
+        double first = (losses[0] + losses[1] + losses[2]) / 3;
+        double last = (losses[losses.length - 1] + losses[losses.length - 2] + losses[losses.length - 3]) / 3;
+        assertTrue(last < first / 2, opt + ": loss " + first + " -> " + last);
+        double accuracy = accuracy(model, test, labels(test));
+        assertTrue(accuracy > 0.9, opt + ": held-out accuracy " + accuracy);
+      }
     }
   }
 

@@ -2,6 +2,7 @@ package ai.bios.tf.exec;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,7 @@ import ai.bios.tf.checkpoint.LocalCheckpointStore;
 import ai.bios.tf.input.InMemoryRecords;
 import ai.bios.tf.model.Activation;
 import ai.bios.tf.model.ComputeOptions;
+import ai.bios.tf.model.LearningRateSchedule;
 import ai.bios.tf.model.ModelSpec;
 import ai.bios.tf.model.OptimizerSpec;
 import ai.bios.tf.model.TrainableModel;
@@ -52,6 +54,26 @@ class ScheduleEquivalenceTest {
       assertArrayEquals(simple.weights(), efficient.weights(), opt + ": final weights");
       assertArrayEquals(simple.optimizerState(), efficient.optimizerState(), opt + ": optimizer state");
       assertTrue(simple.losses()[47] < simple.losses()[0], opt + " learned: " + simple.losses()[0] + " -> " + simple.losses()[47]);
+    }
+  }
+
+  @Test
+  void everyOptimizerWithAScheduleL2AndClippingGivesBitwiseIdenticalRunsInBothModes(@TempDir Path a, @TempDir Path b) {
+    // 48 steps: warm-up over 6, then cosine to 10% at step 48; the clip norm bites at these rates.
+    LearningRateSchedule cosine = LearningRateSchedule.cosine(48, 0.1).withWarmup(6);
+    for (OptimizerSpec base : List.of(OptimizerSpec.rmsprop(0.01), OptimizerSpec.adagrad(0.1),
+        OptimizerSpec.adamW(0.01, 0.05), OptimizerSpec.adam(0.01).withL2(1e-3),
+        OptimizerSpec.momentum(0.05, 0.9).withSchedule(LearningRateSchedule.step(16, 0.5)))) {
+      OptimizerSpec opt = base.withClipNorm(0.5).withSchedule(
+          base.schedule().kind() == LearningRateSchedule.Kind.CONSTANT ? cosine : base.schedule());
+      Run simple = train(ExecutionMode.SIMPLE, PrefetchDepth.of(1), opt, a.resolve(opt.kind().name()), 3);
+      Run efficient = train(ExecutionMode.EFFICIENT, PrefetchDepth.of(3), opt, b.resolve(opt.kind().name()), 3);
+      assertArrayEquals(simple.losses(), efficient.losses(), opt + ": per-step losses");
+      assertArrayEquals(simple.weights(), efficient.weights(), opt + ": final weights");
+      assertArrayEquals(simple.optimizerState(), efficient.optimizerState(), opt + ": optimizer state");
+      assertTrue(simple.losses()[47] < simple.losses()[0], opt + " learned: " + simple.losses()[0] + " -> " + simple.losses()[47]);
+      Run unclipped = train(ExecutionMode.SIMPLE, PrefetchDepth.of(1), opt.withClipNorm(0), null, 3);
+      assertFalse(java.util.Arrays.equals(unclipped.weights(), simple.weights()), opt + ": the clip norm bites");
     }
   }
 
