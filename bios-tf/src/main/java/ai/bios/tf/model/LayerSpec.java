@@ -68,6 +68,9 @@ public sealed interface LayerSpec extends java.io.Serializable {
    * Batch normalisation over the last axis (channels): training normalises with the batch's
    * moments; prediction with moving statistics updated each step with {@code momentum}, from the
    * moments of the GLOBAL batch (summed across workers), so every worker holds the same ones.
+   * Each worker normalises with its own share of the batch (as Keras does without synchronised
+   * batch norm), so with batch norm N workers follow one worker with the same global batch only
+   * approximately (invariant 2 of docs/architecture.md holds for the moving statistics alone).
    */
   record BatchNorm(double momentum) implements LayerSpec {}
 

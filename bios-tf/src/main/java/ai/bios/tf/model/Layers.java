@@ -54,13 +54,10 @@ final class Layers {
     Placeholder<TInt64> seed = null;
     List<Operand<TFloat32>> sums = new ArrayList<>();
     if (hasTrainingBehaviour(spec.layers())) {
-      seed = tf.withName("dropout_seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
-      Pass pass = new Pass(seed, sums);
+      Pass pass = new Pass(tf, sums);
       params.reuse();
       training = forward(tf.withSubScope("training"), spec.layers(), spec.inputShape(), input, params, pass, "layer");
-      if (pass.dropouts == 0) {
-        seed = null; // only batch norm: nothing to feed
-      }
+      seed = pass.seed; // null when only batch norm differs: nothing to feed
     }
     return new Network(inference, training, seed, params.trainable, params.state, params.initialFlat(), sums,
         params.norms);
@@ -77,15 +74,23 @@ final class Layers {
     return false;
   }
 
-  /** State of the training pass: the dropout seed and the batch moments it collects. */
+  /** State of the training pass: the dropout seed (made by the first dropout layer) and the batch moments. */
   static final class Pass {
-    final Operand<TInt64> seed;
+    private final Ops root;
     final List<Operand<TFloat32>> momentSums;
+    Placeholder<TInt64> seed;
     int dropouts;
 
-    Pass(Operand<TInt64> seed, List<Operand<TFloat32>> momentSums) {
-      this.seed = seed;
+    Pass(Ops root, List<Operand<TFloat32>> momentSums) {
+      this.root = root;
       this.momentSums = momentSums;
+    }
+
+    Placeholder<TInt64> seed() {
+      if (seed == null) {
+        seed = root.withName("dropout_seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+      }
+      return seed;
     }
   }
 
@@ -132,7 +137,7 @@ final class Layers {
         h = Normalization.batchNorm(scope, h, inShape, b.momentum(), params, pass == null ? null : pass.momentSums);
       } else if (layer instanceof LayerSpec.Dropout d) {
         if (pass != null && d.rate() > 0) {
-          h = dropout(scope, h, d.rate(), pass.seed, pass.dropouts++);
+          h = dropout(scope, h, d.rate(), pass.seed(), pass.dropouts++);
         }
       } else if (layer instanceof LayerSpec.Residual r) {
         Operand<TFloat32> inner = forward(scope, r.layers(), inShape, h, params, pass, "inner");
@@ -151,8 +156,9 @@ final class Layers {
   private static Operand<TFloat32> featureColumns(Ops tf, LayerSpec.FeatureColumns f, Operand<TFloat32> x,
       Params params) {
     List<Operand<TFloat32>> parts = new ArrayList<>();
-    for (LayerSpec.Column col : f.columns()) {
-      Ops scope = tf.withSubScope(col.name().replaceAll("[^A-Za-z0-9_.\\-]", "_"));
+    for (int c = 0; c < f.columns().size(); c++) {
+      LayerSpec.Column col = f.columns().get(c);
+      Ops scope = tf.withSubScope("column" + c); // column names need not be valid op names
       Operand<TFloat32> slice = scope.slice(x, scope.constant(new int[] {0, col.first()}),
           scope.constant(new int[] {-1, col.width()}));
       if (col instanceof LayerSpec.Numeric) {

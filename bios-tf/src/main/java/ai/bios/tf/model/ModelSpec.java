@@ -23,6 +23,16 @@ import java.util.Objects;
  *     .loss(Loss.SOFTMAX_CROSS_ENTROPY)
  *     .seed(7)
  *     .build();
+ *
+ * // Tabular data assembled into one vector: numeric columns pass through, category ids (from
+ * // StringIndexer) are embedded, then normalised, regularised layers.
+ * ModelSpec tabular = ModelSpec.builder(4)
+ *     .featureColumns(LayerSpec.numeric("age", 0, 1), LayerSpec.numeric("hours", 1, 1),
+ *         LayerSpec.categorical("workclass", 2, 9, 4), LayerSpec.categorical("sex", 3, 3, 2))
+ *     .dense(32, Activation.RELU).batchNorm().dropout(0.2)
+ *     .residual(new LayerSpec.Dense(32, Activation.RELU), new LayerSpec.LayerNorm())
+ *     .dense(2, Activation.NONE)
+ *     .build();
  * }</pre>
  */
 public final class ModelSpec implements Serializable {

@@ -34,6 +34,15 @@ import org.tensorflow.types.TInt64;
  *       applies the optimizer.
  * </ol>
  *
+ * <p>Dropout and batch norm behave differently while training: the gradients come from a TRAINING
+ * pass (dropout masks drawn from (model seed, step, rank) by stateless random ops; batch norm with
+ * the batch's moments), while {@link #predict}, {@link #lossSum} and the exported SavedModel use
+ * the INFERENCE pass (no dropout; batch norm with its moving statistics). Batch norm's moving
+ * statistics are non-trainable state at the end of the weight buffer; their slots in the gradient
+ * buffer carry the batch's moment sums, which the all-reduce adds up and {@link #applyGradients}
+ * turns into the global batch's moments, so every worker updates them identically and checkpoints
+ * hold them with the weights.
+ *
  * <p>Initial weights come from the spec's seed (Glorot-uniform kernels, zero biases), drawn in Java
  * so that they are the same on every machine. Optimizers run on TensorFlow's fused training kernels
  * ({@code ApplyGradientDescent}, {@code ApplyMomentum}, {@code ApplyAdam}) with state variables this
