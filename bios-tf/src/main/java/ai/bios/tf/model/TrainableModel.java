@@ -123,8 +123,12 @@ public final class TrainableModel implements AutoCloseable {
       OptimizerGraph opt = OptimizerGraph.build(tf, optimizer, vars, meanParts.subList(0, vars.size()));
       List<Op> moving = Normalization.updateMovingStatistics(tf, net.norms(),
           meanParts.subList(vars.size(), meanParts.size()));
-      applyOp = moving.isEmpty() ? opt.apply() : tf.withName("apply_all").withControlDependencies(
-          java.util.stream.Stream.concat(java.util.stream.Stream.of(opt.apply()), moving.stream()).toList()).noOp();
+      if (moving.isEmpty()) {
+        applyOp = opt.apply();
+      } else {
+        moving.add(opt.apply());
+        applyOp = tf.withName("apply_all").withControlDependencies(moving).noOp();
+      }
       optimizerState = new StateVector(tf, "optimizer", opt.state());
 
       s = new Session(graph, false, compute.toConfigProto());
