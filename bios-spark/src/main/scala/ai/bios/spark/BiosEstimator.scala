@@ -137,7 +137,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val optimizerSpec = fitOptimizer(df, config, direct)
     val schema = df.schema
     val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
-      getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs())
+      getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs(), spec)
     val checkpoints = Option(getCheckpointDir).filter(_.nonEmpty).map { dir =>
       val store = HadoopCheckpointStore(dir, BiosConf.KeepCheckpoints.get(session), sc.hadoopConfiguration)
       // Fail now, on the driver, if the directory cannot be written or holds another run.

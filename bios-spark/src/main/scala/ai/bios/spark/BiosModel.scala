@@ -55,7 +55,7 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
     val bcWeights = spark.sparkContext.broadcast(weights)
     val spec = getModelSpec
     val decoder = new RowDecoder(getFeaturesCol, df.schema.fieldIndex(getFeaturesCol), spec.featureSize(),
-      "", -1, 0, "the data to transform")
+      "", -1, 0, "the data to transform", idsOf = spec)
     val specJson = spec.toJson
     val batchSize = BiosConf.InferenceBatchSize.get(spark)
     val depth = BiosConf.InferencePrefetchDepth.get(spark)

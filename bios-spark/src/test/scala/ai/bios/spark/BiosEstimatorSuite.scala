@@ -244,6 +244,26 @@ class BiosEstimatorSuite extends AnyFunSuite with LocalSpark {
       e.getMessage.contains("has 3 values, expected 6"), e.getMessage)
   }
 
+  test("a category id a feature column cannot look up fails fit and transform, naming the column and row") {
+    import ai.bios.tf.model.LayerSpec
+    val catSpec = ModelSpec.builder(3)
+      .featureColumns(LayerSpec.numeric("x", 0, 2), LayerSpec.categorical("colour", 2, 3, 2))
+      .dense(2, Activation.NONE).seed(3).build()
+    val schema = StructType(Seq(StructField("features", org.apache.spark.ml.linalg.SQLDataTypes.VectorType),
+      StructField("label", DoubleType)))
+    val good = (0 until 100).map(i => Row(Vectors.dense(i * 0.01, 1.0, (i % 3).toDouble), (i % 2).toDouble))
+    def frame(extra: Row): DataFrame = spark.createDataFrame(spark.sparkContext.parallelize(good :+ extra, 2), schema)
+    val fitFailure = intercept[ai.bios.tf.BadInputException](estimator().setModelSpec(catSpec).setEpochs(1)
+      .fit(frame(Row(Vectors.dense(0, 0, 3), 0.0))))
+    assert(fitFailure.getMessage.contains("column 'features', row 50 of input partition 1") &&
+      fitFailure.getMessage.contains("categorical column 'colour'") && fitFailure.getMessage.contains("[0, 2]"),
+      fitFailure.getMessage)
+    val model = estimator().setModelSpec(catSpec).setEpochs(1).fit(frame(Row(Vectors.dense(0, 0, 2), 0.0)))
+    val transformFailure = intercept[Exception](model.transform(frame(Row(Vectors.dense(0, 0, 1.5), 0.0))).collect())
+    assert(transformFailure.getMessage.contains("categorical column 'colour'") &&
+      transformFailure.getMessage.contains("value 2 is 1.5"), transformFailure.getMessage)
+  }
+
   test("estimator and model save and load round trips on the local file system") {
     val dir = Files.createTempDirectory("bios-rw").toFile
     try {

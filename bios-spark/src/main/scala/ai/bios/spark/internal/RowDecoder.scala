@@ -1,7 +1,7 @@
 package ai.bios.spark.internal
 
 import ai.bios.tf.input.RecordChecks
-import ai.bios.tf.model.Loss
+import ai.bios.tf.model.{Loss, ModelSpec}
 import org.apache.spark.ml.linalg.{SQLDataTypes, Vector}
 import org.apache.spark.sql.Row
 import org.apache.spark.sql.types._
@@ -14,13 +14,17 @@ import org.apache.spark.sql.types._
 private[spark] final class RowDecoder(
     featuresCol: String, featuresIndex: Int, val featureSize: Int,
     labelCol: String, labelIndex: Int, val labelWidth: Int, where: String,
-    loss: Loss = Loss.MEAN_SQUARED_ERROR, outputs: Int = 1) extends Serializable {
+    loss: Loss = Loss.MEAN_SQUARED_ERROR, outputs: Int = 1, idsOf: ModelSpec = null) extends Serializable {
 
   /** The same decoder, naming `rowsOf` (e.g. "input partition 3 of the training data") in its errors. */
   def in(rowsOf: String): RowDecoder = new RowDecoder(featuresCol, featuresIndex, featureSize, labelCol, labelIndex,
-    labelWidth, rowsOf, loss, outputs)
+    labelWidth, rowsOf, loss, outputs, idsOf)
 
-  private val checks = new RecordChecks(featuresCol, labelCol, where, featureSize, null, loss, outputs)
+  /** With `idsOf`, features its categorical and sequence columns read must be category ids. */
+  private val checks = {
+    val plain = new RecordChecks(featuresCol, labelCol, where, featureSize, null, loss, outputs)
+    if (idsOf == null) plain else plain.withIdsOf(idsOf)
+  }
 
   def features(row: Row, rowNumber: Long, out: Array[Float], at: Int): Unit = {
     if (row.isNullAt(featuresIndex)) throw checks.nullFeatures(rowNumber)

@@ -39,7 +39,7 @@ final class StepExecutor {
     long t0 = System.nanoTime();
     TrainableModel.GradientStats local;
     try (batch) {
-      local = model.computeGradients(batch, gradients);
+      local = model.computeGradients(batch, gradients, step, collective.rank());
     }
     long t1 = System.nanoTime();
     timeline.record(step, Stage.COMPUTE, t0, t1);

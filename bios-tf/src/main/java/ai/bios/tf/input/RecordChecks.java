@@ -1,6 +1,7 @@
 package ai.bios.tf.input;
 
 import ai.bios.tf.BadInputException;
+import ai.bios.tf.model.LayerSpec;
 import ai.bios.tf.model.Loss;
 import ai.bios.tf.model.ModelSpec;
 import java.io.Serializable;
@@ -24,6 +25,8 @@ public final class RecordChecks implements Serializable {
   private final Loss loss;
   private final int outputs;
   private final int labelWidth;
+  private final int[] idCardinality; // per feature: > 0 where the feature is a category id, or null
+  private final String[] idColumn; // per feature: the feature column that id belongs to
 
   /**
    * @param where what the rows are rows of (e.g. "the training data"), or null for the records of a
@@ -40,17 +43,57 @@ public final class RecordChecks implements Serializable {
     this.loss = loss;
     this.outputs = outputs;
     this.labelWidth = loss.labelWidth(outputs);
+    this.idCardinality = null;
+    this.idColumn = null;
+  }
+
+  private RecordChecks(RecordChecks base, String where, int[] idCardinality, String[] idColumn) {
+    this.featuresCol = base.featuresCol;
+    this.labelCol = base.labelCol;
+    this.where = where;
+    this.featureSize = base.featureSize;
+    this.inputShape = base.inputShape;
+    this.loss = base.loss;
+    this.outputs = base.outputs;
+    this.labelWidth = base.labelWidth;
+    this.idCardinality = idCardinality;
+    this.idColumn = idColumn;
+  }
+
+  /**
+   * The same checks, also refusing a feature that {@code spec}'s feature columns read as a category
+   * id (categorical and sequence columns) unless it is a whole number in {@code [0, cardinality)}.
+   */
+  public RecordChecks withIdsOf(ModelSpec spec) {
+    int[] cardinality = null;
+    String[] column = null;
+    for (LayerSpec.Column c : spec.featureColumns()) {
+      int card = c instanceof LayerSpec.Categorical k ? k.cardinality()
+          : c instanceof LayerSpec.Sequence q ? q.cardinality() : 0;
+      if (card == 0) {
+        continue;
+      }
+      if (cardinality == null) {
+        cardinality = new int[featureSize];
+        column = new String[featureSize];
+      }
+      for (int i = c.first(); i < c.first() + c.width(); i++) {
+        cardinality[i] = card;
+        column[i] = c.name();
+      }
+    }
+    return new RecordChecks(this, where, cardinality, column);
   }
 
   /** Checks for the records of a {@link RecordSource} training {@code spec}. */
   public static RecordChecks forRecords(ModelSpec spec) {
     return new RecordChecks("features", "label", null, spec.featureSize(), String.valueOf(spec.inputShape()),
-        spec.loss(), spec.outputs());
+        spec.loss(), spec.outputs()).withIdsOf(spec);
   }
 
   /** The same checks, naming {@code rowsOf} (e.g. "input partition 3 of the training data") in messages. */
   public RecordChecks in(String rowsOf) {
-    return new RecordChecks(featuresCol, labelCol, rowsOf, featureSize, inputShape, loss, outputs);
+    return new RecordChecks(this, rowsOf, idCardinality, idColumn);
   }
 
   /** Label values per row: one class index for softmax cross-entropy, else one per model output. */
@@ -77,11 +120,23 @@ public final class RecordChecks implements Serializable {
     }
   }
 
-  /** Throws unless feature {@code position} of a row is finite. */
+  /**
+   * Throws unless feature {@code position} of a row is finite and, where a categorical or sequence
+   * feature column reads it as a category id ({@link #withIdsOf}), a whole number in {@code [0,
+   * cardinality)}.
+   */
   public void checkFeature(double value, int position, long row) {
     if (!Double.isFinite(value)) {
       throw bad(featuresCol, row, "value " + position + " is " + value + " (feature " + position + " of "
           + featureSize + ")", "features must be finite numbers: impute or drop NaN and infinite values before fitting");
+    }
+    if (idCardinality != null && idCardinality[position] > 0
+        && (value != Math.rint(value) || value < 0 || value >= idCardinality[position])) {
+      int card = idCardinality[position];
+      throw bad(featuresCol, row, "value " + position + " is " + value + ", not an id of categorical column '"
+              + idColumn[position] + "' (a whole number in [0, " + (card - 1) + "], cardinality " + card + ")",
+          "index the column with StringIndexer (handleInvalid=\"keep\" adds one bucket for unseen values: count "
+              + "it in the cardinality), or raise the column's cardinality");
     }
   }
 

@@ -23,6 +23,16 @@ import java.util.Objects;
  *     .loss(Loss.SOFTMAX_CROSS_ENTROPY)
  *     .seed(7)
  *     .build();
+ *
+ * // Tabular data assembled into one vector: numeric columns pass through, category ids (from
+ * // StringIndexer) are embedded, then normalised, regularised layers.
+ * ModelSpec tabular = ModelSpec.builder(4)
+ *     .featureColumns(LayerSpec.numeric("age", 0, 1), LayerSpec.numeric("hours", 1, 1),
+ *         LayerSpec.categorical("workclass", 2, 9, 4), LayerSpec.categorical("sex", 3, 3, 2))
+ *     .dense(32, Activation.RELU).batchNorm().dropout(0.2)
+ *     .residual(new LayerSpec.Dense(32, Activation.RELU), new LayerSpec.LayerNorm())
+ *     .dense(2, Activation.NONE)
+ *     .build();
  * }</pre>
  */
 public final class ModelSpec implements Serializable {
@@ -58,7 +68,7 @@ public final class ModelSpec implements Serializable {
     this.layers = List.copyOf(layers);
     this.loss = Objects.requireNonNull(loss, "model.loss");
     this.seed = seed;
-    this.shapes = inferShapes(this.inputShape, this.layers);
+    this.shapes = Shapes.infer(this.inputShape, this.layers, "model.layers");
     if (!(this.layers.get(this.layers.size() - 1) instanceof LayerSpec.Dense)) {
       throw new InvalidSettingException(
           "model.layers", describe(this.layers.get(this.layers.size() - 1)),
@@ -110,6 +120,14 @@ public final class ModelSpec implements Serializable {
     return shapes.get(i);
   }
 
+  /**
+   * The columns of the first layer when it is {@link LayerSpec.FeatureColumns}, else empty: the
+   * record checks use them to refuse category ids a column cannot look up.
+   */
+  public List<LayerSpec.Column> featureColumns() {
+    return layers.get(0) instanceof LayerSpec.FeatureColumns f ? f.columns() : List.of();
+  }
+
   /** A copy with another seed. */
   public ModelSpec withSeed(long newSeed) {
     return new ModelSpec(inputShape, layers, loss, newSeed);
@@ -158,62 +176,6 @@ public final class ModelSpec implements Serializable {
     return layer.toString();
   }
 
-  private static List<List<Integer>> inferShapes(List<Integer> input, List<LayerSpec> layers) {
-    List<List<Integer>> shapes = new ArrayList<>();
-    List<Integer> cur = input;
-    for (int i = 0; i < layers.size(); i++) {
-      LayerSpec layer = Objects.requireNonNull(layers.get(i), "model.layers[" + i + "]");
-      String where = "model.layers[" + i + "]";
-      if (layer instanceof LayerSpec.Dense d) {
-        if (cur.size() != 1) {
-          throw new InvalidSettingException(where, layer, "needs a flat input but gets " + cur + "; put flatten() before it");
-        }
-        InvalidSettingException.atLeast(where + ".units", d.units(), 1);
-        Objects.requireNonNull(d.activation(), where + ".activation");
-        cur = List.of(d.units());
-      } else if (layer instanceof LayerSpec.Conv2D c) {
-        requireImage(where, layer, cur);
-        InvalidSettingException.atLeast(where + ".filters", c.filters(), 1);
-        InvalidSettingException.atLeast(where + ".kernel", c.kernel(), 1);
-        InvalidSettingException.atLeast(where + ".stride", c.stride(), 1);
-        Objects.requireNonNull(c.activation(), where + ".activation");
-        cur = List.of(
-            windowOut(where, cur.get(0), c.kernel(), c.stride(), c.padding()),
-            windowOut(where, cur.get(1), c.kernel(), c.stride(), c.padding()),
-            c.filters());
-      } else if (layer instanceof LayerSpec.Pool p) {
-        requireImage(where, layer, cur);
-        Objects.requireNonNull(p.kind(), where + ".kind");
-        InvalidSettingException.atLeast(where + ".size", p.size(), 1);
-        InvalidSettingException.atLeast(where + ".stride", p.stride(), 1);
-        cur = List.of(
-            windowOut(where, cur.get(0), p.size(), p.stride(), p.padding()),
-            windowOut(where, cur.get(1), p.size(), p.stride(), p.padding()),
-            cur.get(2));
-      } else if (layer instanceof LayerSpec.Flatten) {
-        cur = List.of(cur.stream().reduce(1, (a, b) -> a * b));
-      }
-      shapes.add(cur);
-    }
-    return List.copyOf(shapes);
-  }
-
-  private static void requireImage(String where, LayerSpec layer, List<Integer> shape) {
-    if (shape.size() != 3) {
-      throw new InvalidSettingException(where, layer, "needs an image input [height, width, channels] but gets " + shape);
-    }
-  }
-
-  private static int windowOut(String where, int in, int window, int stride, LayerSpec.Padding padding) {
-    Objects.requireNonNull(padding, where + ".padding");
-    int out = padding == LayerSpec.Padding.SAME ? (in + stride - 1) / stride : (in - window) / stride + 1;
-    if (out < 1) {
-      throw new InvalidSettingException(where, "window " + window + " on size " + in,
-          "leaves no output; use a smaller window or SAME padding");
-    }
-    return out;
-  }
-
   /** Fluent construction of a {@link ModelSpec}. */
   public static final class Builder {
     private final List<Integer> inputShape = new ArrayList<>();
@@ -249,6 +211,52 @@ public final class ModelSpec implements Serializable {
 
     public Builder flatten() {
       layers.add(new LayerSpec.Flatten());
+      return this;
+    }
+
+    /**
+     * Named columns over the feature vector (must be the first layer): {@link LayerSpec#numeric},
+     * {@link LayerSpec#categorical}, {@link LayerSpec#sequence}.
+     */
+    public Builder featureColumns(LayerSpec.Column... columns) {
+      layers.add(new LayerSpec.FeatureColumns(List.of(columns)));
+      return this;
+    }
+
+    public Builder layerNorm() {
+      layers.add(new LayerSpec.LayerNorm());
+      return this;
+    }
+
+    /** Dropout of {@code rate} of the values while training. */
+    public Builder dropout(double rate) {
+      layers.add(new LayerSpec.Dropout(rate));
+      return this;
+    }
+
+    /** Batch normalisation with moving-statistics momentum 0.99. */
+    public Builder batchNorm() {
+      return batchNorm(0.99);
+    }
+
+    public Builder batchNorm(double momentum) {
+      layers.add(new LayerSpec.BatchNorm(momentum));
+      return this;
+    }
+
+    /** A residual block: {@code x + inner(x)}. */
+    public Builder residual(LayerSpec... inner) {
+      layers.add(new LayerSpec.Residual(List.of(inner)));
+      return this;
+    }
+
+    public Builder globalAvgPool() {
+      layers.add(new LayerSpec.GlobalAvgPool());
+      return this;
+    }
+
+    public Builder conv1d(int filters, int kernel, int stride, LayerSpec.Padding padding, Activation activation) {
+      layers.add(new LayerSpec.Conv1D(filters, kernel, stride, padding, activation));
       return this;
     }
 

@@ -17,6 +17,7 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 
 /**
  * A {@link ModelSpec} built into a TensorFlow graph with its own session: the unit one training
@@ -33,6 +34,15 @@ import org.tensorflow.types.TInt32;
  *   <li>{@link #applyGradients}: divides the summed gradients by the global count in the graph and
  *       applies the optimizer.
  * </ol>
+ *
+ * <p>Dropout and batch norm behave differently while training: the gradients come from a TRAINING
+ * pass (dropout masks drawn from (model seed, step, rank) by stateless random ops; batch norm with
+ * the batch's moments), while {@link #predict}, {@link #lossSum} and the exported SavedModel use
+ * the INFERENCE pass (no dropout; batch norm with its moving statistics). Batch norm's moving
+ * statistics are non-trainable state at the end of the weight buffer; their slots in the gradient
+ * buffer carry the batch's moment sums, which the all-reduce adds up and {@link #applyGradients}
+ * turns into the global batch's moments, so every worker updates them identically and checkpoints
+ * hold them with the weights.
  *
  * <p>Initial weights come from the spec's seed (Glorot-uniform kernels, zero biases), drawn in Java
  * so that they are the same on every machine. Optimizers run on TensorFlow's fused training kernels
@@ -55,6 +65,8 @@ public final class TrainableModel implements AutoCloseable {
   private final Placeholder<TFloat32> x;
   private final Placeholder<TFloat32> y;
   private final Operand<TFloat32> lossSum;
+  private final Operand<TFloat32> trainingLossSum;
+  private final Placeholder<TInt64> dropoutSeed;
   private final Operand<TFloat32> flatGradients;
   private final Operand<TFloat32> prediction;
 
@@ -66,6 +78,7 @@ public final class TrainableModel implements AutoCloseable {
   private final StateVector weights;
   private final StateVector optimizerState;
   private final int parameterCount;
+  private final int trainableParameterCount;
   private long appliedSteps;
 
   public TrainableModel(ModelSpec spec, OptimizerSpec optimizer, ComputeOptions compute) {
@@ -89,22 +102,26 @@ public final class TrainableModel implements AutoCloseable {
       y = tf.withName("labels").placeholder(TFloat32.class,
           Placeholder.shape(Shape.of(-1, spec.outputs())));
 
-      Layers.Built net = Layers.build(tf, spec, x);
-      List<Variable<TFloat32>> vars = net.vars();
-      Operand<TFloat32> logits = net.logits();
-      lossSum = tf.withName("loss_sum").sum(perSampleLoss(tf, logits), tf.constant(0));
-      prediction = predictionOp(tf, logits);
+      Layers.Network net = Layers.build(tf, spec, x);
+      List<Variable<TFloat32>> vars = net.trainable();
+      lossSum = tf.withName("loss_sum").sum(perSampleLoss(tf, net.inference()), tf.constant(0));
+      trainingLossSum = net.training() == net.inference() ? lossSum
+          : tf.withName("training_loss_sum").sum(perSampleLoss(tf, net.training()), tf.constant(0));
+      prediction = predictionOp(tf, net.inference());
+      dropoutSeed = net.dropoutSeed();
 
       List<Operand<TFloat32>> grads = new ArrayList<>();
-      List<Output<?>> dy = tf.gradients(lossSum, vars).dy();
+      List<Output<?>> dy = tf.gradients(trainingLossSum, vars).dy();
       for (int i = 0; i < vars.size(); i++) {
         @SuppressWarnings("unchecked")
         Operand<TFloat32> g = (Operand<TFloat32>) dy.get(i);
         grads.add(g);
       }
+      grads.addAll(net.momentSums()); // batch norm's moment sums ride the all-reduce with the gradients
       flatGradients = StateVector.flatten(tf, grads);
-      weights = new StateVector(tf, "weights", vars);
+      weights = new StateVector(tf, "weights", net.allVariables());
       parameterCount = weights.size();
+      trainableParameterCount = (int) vars.stream().mapToLong(v -> v.shape().size()).sum();
 
       gradientSum = tf.withName("gradient_sum").placeholder(TFloat32.class,
           Placeholder.shape(Shape.of(parameterCount)));
@@ -112,14 +129,21 @@ public final class TrainableModel implements AutoCloseable {
           Placeholder.shape(Shape.scalar()));
       Operand<TFloat32> mean = tf.math.div(gradientSum, sampleCountInput);
       List<Operand<TFloat32>> meanParts = weights.split(tf, mean);
-      OptimizerGraph opt = OptimizerGraph.build(tf, optimizer, vars, meanParts);
-      applyOp = opt.apply();
+      OptimizerGraph opt = OptimizerGraph.build(tf, optimizer, vars, meanParts.subList(0, vars.size()));
       learningRateInput = opt.learningRate();
+      List<Op> moving = Normalization.updateMovingStatistics(tf, net.norms(),
+          meanParts.subList(vars.size(), meanParts.size()));
+      if (moving.isEmpty()) {
+        applyOp = opt.apply();
+      } else {
+        moving.add(opt.apply());
+        applyOp = tf.withName("apply_all").withControlDependencies(moving).noOp();
+      }
       optimizerState = new StateVector(tf, "optimizer", opt.state());
 
       s = new Session(graph, false, compute.toConfigProto());
       this.session = s;
-      weights.write(session, net.initialFlat());
+      weights.write(session, net.initial());
       if (optimizerState.size() > 0) {
         optimizerState.write(session, opt.initialState());
       }
@@ -145,9 +169,19 @@ public final class TrainableModel implements AutoCloseable {
     return compute;
   }
 
-  /** Number of trainable parameters: the length of the gradient and weight buffers. */
+  /**
+   * Length of the weight and gradient buffers: the trainable parameters ({@link
+   * #trainableParameterCount()}), then the model's non-trainable state, each batch-norm layer's
+   * moving mean and variance. In the gradient buffer the state's slots carry that layer's batch
+   * moment sums (sum of x, sum of x²), so the all-reduce adds them up with the gradients.
+   */
   public int parameterCount() {
     return parameterCount;
+  }
+
+  /** Number of trainable parameters: the first values of the weight and gradient buffers. */
+  public int trainableParameterCount() {
+    return trainableParameterCount;
   }
 
   /** Length of the optimizer-state buffer (every slot, and Adam's beta powers). */
@@ -170,29 +204,48 @@ public final class TrainableModel implements AutoCloseable {
   }
 
   /**
-   * Gradient of the batch's loss sum with respect to every parameter, written into {@code
-   * gradientSums} (length {@link #parameterCount()}). An empty batch writes zeros.
-   *
-   * @return the batch's loss sum and sample count
+   * {@link #computeGradients(Feed, float[], long, int)} as step {@link #appliedSteps()} of worker 0
+   * (for single-process use; the step loop passes its own step and rank).
    */
   public GradientStats computeGradients(Feed batch, float[] gradientSums) {
+    return computeGradients(batch, gradientSums, appliedSteps, 0);
+  }
+
+  /**
+   * Gradient of the batch's loss sum with respect to every parameter, written into {@code
+   * gradientSums} (length {@link #parameterCount()}; batch norm's moment sums after the
+   * gradients). An empty batch writes zeros. This is the training pass: dropout masks are drawn
+   * from (model seed, {@code step}, {@code rank}), batch norm uses the batch's moments.
+   *
+   * @return the batch's loss sum (training pass) and sample count
+   */
+  public GradientStats computeGradients(Feed batch, float[] gradientSums, long step, int rank) {
     checkLength("gradientSums", gradientSums, parameterCount);
     if (batch.size() == 0) {
       Arrays.fill(gradientSums, 0f);
       return new GradientStats(0.0, 0);
     }
-    try (Result r = session.runner()
-        .feed(x, batch.features())
-        .feed(y, batch.labels())
-        .fetch(flatGradients)
-        .fetch(lossSum)
-        .run()) {
+    try (TInt64 seed = dropoutSeed == null ? null
+            : TInt64.vectorOf(Layers.dropoutSeed(spec.seed(), step, rank));
+        Result r = feedSeed(session.runner(), seed)
+            .feed(x, batch.features())
+            .feed(y, batch.labels())
+            .fetch(flatGradients)
+            .fetch(trainingLossSum)
+            .run()) {
       ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(gradientSums);
       return new GradientStats(((TFloat32) r.get(1)).getFloat(), batch.size());
     }
   }
 
-  /** The batch's loss sum at the current weights, without gradients. */
+  private Session.Runner feedSeed(Session.Runner runner, TInt64 seed) {
+    return seed == null ? runner : runner.feed(dropoutSeed, seed);
+  }
+
+  /**
+   * The batch's loss sum at the current weights, without gradients, as prediction sees it (no
+   * dropout; batch norm with its moving statistics).
+   */
   public double lossSum(Feed batch) {
     if (batch.size() == 0) {
       return 0.0;
@@ -258,7 +311,11 @@ public final class TrainableModel implements AutoCloseable {
         .export();
   }
 
-  /** All weights, flattened in layer order (the layout of the gradient buffer). */
+  /**
+   * All weights, flattened in layer order, then the non-trainable state (batch norm's moving
+   * statistics): {@link #parameterCount()} values, the layout of the gradient buffer. Checkpoints
+   * and saved models hold this vector, so they hold the moving statistics too.
+   */
   public float[] exportWeights() {
     return weights.read(session);
   }

@@ -9,10 +9,12 @@ import ai.bios.tf.BiosException;
 import ai.bios.tf.InvalidSettingException;
 import ai.bios.tf.Synthetic;
 import ai.bios.tf.concurrent.PrefetchQueue;
+import ai.bios.tf.input.RecordChecks;
 import ai.bios.tf.input.RecordSource;
 import ai.bios.tf.input.RecordWriter;
 import ai.bios.tf.model.Activation;
 import ai.bios.tf.model.ComputeOptions;
+import ai.bios.tf.model.LayerSpec;
 import ai.bios.tf.model.Loss;
 import ai.bios.tf.model.ModelSpec;
 import ai.bios.tf.model.OptimizerSpec;
@@ -115,6 +117,39 @@ class BadInputTest {
       out.label(0.5);
     }), ExecutionMode.SIMPLE, 0.1);
     assertNames(notBinary, "record 37", "0 or 1");
+  }
+
+  @Test
+  void aBadCategoryIdNamesTheColumnTheRecordAndTheRange() {
+    ModelSpec spec = ModelSpec.builder(3)
+        .featureColumns(LayerSpec.numeric("x", 0, 1), LayerSpec.categorical("colour", 1, 4, 2),
+            LayerSpec.numeric("z", 2, 1))
+        .dense(3, Activation.NONE).build();
+    for (double id : new double[] {4, 1.5, -1}) {
+      for (ExecutionMode mode : ExecutionMode.values()) {
+        Throwable t = failure(spec, withBadRecord((i, out) -> {
+          out.features(new double[] {1, id, 2});
+          out.label(0);
+        }), mode, 0.1);
+        assertTrue(t instanceof BadInputException, t.toString());
+        assertNames(t, "column 'features', record 37", "value 1 is " + id, "categorical column 'colour'",
+            "[0, 3]", "cardinality 4", "StringIndexer", "keep");
+      }
+    }
+    // The same check for a token sequence, and in the Spark row decoder's wording (row and partition).
+    // (The good records write {index, 1, 2}: ids below 100.)
+    ModelSpec text = ModelSpec.builder(3).featureColumns(LayerSpec.sequence("tokens", 0, 3, 100, 2))
+        .flatten().dense(2, Activation.NONE).build();
+    Throwable t = failure(text, withBadRecord((i, out) -> {
+      out.features(new float[] {1, 2, 100});
+      out.label(0);
+    }), ExecutionMode.SIMPLE, 0.1);
+    assertNames(t, "record 37", "value 2 is 100.0", "categorical column 'tokens'", "[0, 99]");
+    RecordChecks partition = RecordChecks.forRecords(spec).in("input partition 1 of the training data");
+    BadInputException e = assertThrows(BadInputException.class, () -> partition.checkFeature(7, 1, 100));
+    assertNames(e, "row 100 of input partition 1 of the training data", "categorical column 'colour'");
+    partition.checkFeature(3, 1, 100); // the last id of the column is fine
+    partition.checkFeature(7, 0, 100); // and numeric columns take any finite value
   }
 
   @Test

@@ -32,7 +32,7 @@ class DistributedStepLoopTest {
    * order, so that with {@code shuffle=false} the union of the workers' batches at step s is the
    * single worker's batch s. (Rank r's slice is the one {@link TrainingConfig#localBatchSize} gives.)
    */
-  private static RecordSource shard(int rank, int workers) {
+  static RecordSource shard(int rank, int workers) {
     List<Integer> mine = new ArrayList<>();
     TrainingConfig c = TrainingConfig.builder().batchSize(BATCH).build();
     int from = 0;

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 /** The engine learns problems whose answer is known, on held-out data. */
 class LearningTest {
 
-  private static double accuracy(TrainableModel model, InMemoryRecords test, float[] labels) {
+  static double accuracy(TrainableModel model, InMemoryRecords test, float[] labels) {
     int n = test.size();
     try (BatchAssembler assembler = new BatchAssembler(model.spec(), n);
         Batch batch = assembler.assemble(test, IntStream.range(0, n).toArray(), 0, n, 0, 0)) {
@@ -34,7 +34,7 @@ class LearningTest {
     }
   }
 
-  private static float[] labels(InMemoryRecords records) {
+  static float[] labels(InMemoryRecords records) {
     float[] y = new float[records.size()];
     for (int i = 0; i < y.length; i++) {
       final int row = i;
