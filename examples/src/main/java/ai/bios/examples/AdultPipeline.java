@@ -1,12 +1,14 @@
 package ai.bios.examples;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.log1p;
 import static org.apache.spark.sql.functions.regexp_replace;
 import static org.apache.spark.sql.functions.trim;
 
 import ai.bios.spark.BiosEstimator;
 import ai.bios.spark.BiosModel;
 import ai.bios.tf.model.Activation;
+import ai.bios.tf.model.LayerSpec;
 import ai.bios.tf.model.ModelSpec;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +20,7 @@ import org.apache.spark.ml.attribute.AttributeGroup;
 import org.apache.spark.ml.feature.OneHotEncoder;
 import org.apache.spark.ml.feature.StandardScaler;
 import org.apache.spark.ml.feature.StringIndexer;
+import org.apache.spark.ml.feature.StringIndexerModel;
 import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -26,9 +29,11 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * An existing Spark ETL pipeline with Bios as its last stage: the UCI Adult census data read from
- * CSV, cleaned (the test file's spaces and trailing dots), categorical columns indexed and one-hot
- * encoded, everything assembled and scaled, then a Bios network trained data-parallel on barrier
- * tasks. The last line printed is JSON.
+ * CSV, cleaned (the test file's spaces and trailing dots), capital amounts log-scaled, categorical
+ * columns indexed and numeric ones standardised, then a Bios network with an embedding per
+ * categorical column trained data-parallel on barrier tasks (AdamW, cosine learning-rate decay).
+ * With {@code --compare-mllib true} MLlib's LogisticRegression and MultilayerPerceptronClassifier
+ * train on the same columns (one-hot encoded) first. The last line printed is JSON.
  *
  * <pre>examples/bin/run-example AdultPipeline [--mode simple|efficient] [--workers N] [--epochs N]
  *     [--compare-mllib true]</pre>
@@ -73,42 +78,101 @@ public final class AdultPipeline {
     for (String c : NUMERIC) {
       df = df.withColumn(c, col(c).cast("double"));
     }
-    return df.na().drop(NUMERIC);
+    df = df.na().drop(NUMERIC);
+    // Capital gains and losses are zero for most people and heavy-tailed for the rest: a log and an
+    // "any at all" flag say more than the raw amount. fnlwgt is the census's sampling weight, not a
+    // property of the person, and stays out of the features.
+    return df.withColumn("log_capital_gain", log1p(col("capital_gain")))
+        .withColumn("log_capital_loss", log1p(col("capital_loss")))
+        .withColumn("has_capital_gain", col("capital_gain").gt(0).cast("double"))
+        .withColumn("has_capital_loss", col("capital_loss").gt(0).cast("double"));
   }
 
-  /** The feature stages: label and categorical indexing, one-hot encoding, assembly, scaling. */
-  static List<PipelineStage> featureStages() {
-    List<PipelineStage> stages = new ArrayList<>();
-    stages.add(new StringIndexer().setInputCol("income").setOutputCol("label").setStringOrderType("alphabetAsc"));
+  /** The numeric model inputs, derived by {@link #read}. */
+  static final String[] NUMERIC_FEATURES = {"age", "education_num", "log_capital_gain", "log_capital_loss",
+      "has_capital_gain", "has_capital_loss", "hours_per_week"};
+
+  static String[] indexed() {
     String[] indexed = new String[CATEGORICAL.length];
-    String[] encoded = new String[CATEGORICAL.length];
     for (int i = 0; i < CATEGORICAL.length; i++) {
       indexed[i] = CATEGORICAL[i] + "_idx";
+    }
+    return indexed;
+  }
+
+  /**
+   * Bios's feature stages: the label and every categorical column indexed (unseen values get their
+   * own "keep" id), the numeric columns assembled and standardised, then one vector {@code [numeric...,
+   * id per categorical column...]} for the model's feature columns, which embed each id.
+   */
+  static List<PipelineStage> embeddingStages() {
+    List<PipelineStage> stages = new ArrayList<>();
+    stages.add(new StringIndexer().setInputCol("income").setOutputCol("label").setStringOrderType("alphabetAsc"));
+    stages.add(new StringIndexer().setInputCols(CATEGORICAL).setOutputCols(indexed()).setHandleInvalid("keep"));
+    stages.add(new VectorAssembler().setInputCols(NUMERIC_FEATURES).setOutputCol("numeric_raw"));
+    stages.add(new StandardScaler().setInputCol("numeric_raw").setOutputCol("numeric").setWithMean(true));
+    String[] inputs = new String[1 + CATEGORICAL.length];
+    inputs[0] = "numeric";
+    System.arraycopy(indexed(), 0, inputs, 1, CATEGORICAL.length);
+    stages.add(new VectorAssembler().setInputCols(inputs).setOutputCol("features"));
+    return stages;
+  }
+
+  /**
+   * The same columns the way MLlib's models take them: categorical columns one-hot encoded, everything
+   * assembled and standardised.
+   */
+  static List<PipelineStage> oneHotStages() {
+    List<PipelineStage> stages = new ArrayList<>();
+    stages.add(new StringIndexer().setInputCol("income").setOutputCol("label").setStringOrderType("alphabetAsc"));
+    String[] encoded = new String[CATEGORICAL.length];
+    for (int i = 0; i < CATEGORICAL.length; i++) {
       encoded[i] = CATEGORICAL[i] + "_vec";
     }
-    stages.add(new StringIndexer().setInputCols(CATEGORICAL).setOutputCols(indexed).setHandleInvalid("keep"));
-    stages.add(new OneHotEncoder().setInputCols(indexed).setOutputCols(encoded).setHandleInvalid("keep"));
-    String[] inputs = new String[NUMERIC.length + encoded.length];
-    System.arraycopy(NUMERIC, 0, inputs, 0, NUMERIC.length);
-    System.arraycopy(encoded, 0, inputs, NUMERIC.length, encoded.length);
+    stages.add(new StringIndexer().setInputCols(CATEGORICAL).setOutputCols(indexed()).setHandleInvalid("keep"));
+    stages.add(new OneHotEncoder().setInputCols(indexed()).setOutputCols(encoded).setHandleInvalid("keep"));
+    String[] inputs = new String[NUMERIC_FEATURES.length + encoded.length];
+    System.arraycopy(NUMERIC_FEATURES, 0, inputs, 0, NUMERIC_FEATURES.length);
+    System.arraycopy(encoded, 0, inputs, NUMERIC_FEATURES.length, encoded.length);
     stages.add(new VectorAssembler().setInputCols(inputs).setOutputCol("raw_features"));
     stages.add(new StandardScaler().setInputCol("raw_features").setOutputCol("features").setWithMean(true));
     return stages;
   }
 
+  /**
+   * The network: an embedding per categorical column (its width grows with the square root of the
+   * column's cardinality, at most 16) beside the numeric block, then dense 64 with batch norm and
+   * dropout, a residual dense block with layer norm, dense 32 and the two class logits.
+   */
+  static ModelSpec model(StringIndexerModel ids) {
+    LayerSpec.Column[] columns = new LayerSpec.Column[1 + CATEGORICAL.length];
+    columns[0] = LayerSpec.numeric("numeric", 0, NUMERIC_FEATURES.length);
+    for (int i = 0; i < CATEGORICAL.length; i++) {
+      int cardinality = ids.labelsArray()[i].length + 1; // + StringIndexer's "keep" id for unseen values
+      int dim = Math.min(16, (int) Math.ceil(Math.sqrt(cardinality)) + 1);
+      columns[1 + i] = LayerSpec.categorical(CATEGORICAL[i], NUMERIC_FEATURES.length + i, cardinality, dim);
+    }
+    return ModelSpec.builder(NUMERIC_FEATURES.length + CATEGORICAL.length)
+        .featureColumns(columns)
+        .dense(64, Activation.RELU).batchNorm().dropout(0.2)
+        .residual(new LayerSpec.Dense(64, Activation.RELU), new LayerSpec.LayerNorm())
+        .dense(32, Activation.RELU)
+        .dense(2, Activation.NONE)
+        .seed(7)
+        .build();
+  }
+
   public static Result run(SparkSession spark, String dataDir, String mode, int workers, int epochs) {
     Dataset<Row> train = read(spark, dataDir + "/adult.csv").cache();
     Dataset<Row> test = read(spark, dataDir + "/adult.test.csv").cache();
-    List<PipelineStage> stages = featureStages();
-    // The network's input size is the assembled vector's, known once the encoders have seen the data.
+    List<PipelineStage> stages = embeddingStages();
+    // The embedding tables' sizes are the categorical columns' cardinalities, known once indexed.
     PipelineModel features = new Pipeline().setStages(stages.toArray(new PipelineStage[0])).fit(train);
-    int inputSize = AttributeGroup.fromStructField(features.transform(train.limit(1)).schema().apply("features")).size();
-
-    ModelSpec spec = ModelSpec.builder(inputSize)
-        .dense(64, Activation.RELU).dense(32, Activation.RELU).dense(2, Activation.NONE).seed(7).build();
+    ModelSpec spec = model((StringIndexerModel) features.stages()[1]);
     BiosEstimator bios = new BiosEstimator()
         .setModelSpec(spec).setNumWorkers(workers).setBatchSize(256).setEpochs(epochs)
-        .setOptimizer("adam").setLearningRate(0.002).setExecutionMode(mode).setPrefetchDepth("auto").setSeed(7);
+        .setOptimizer("adamw").setLearningRate(0.002).setWeightDecay(0.05).setLearningRateSchedule("cosine")
+        .setExecutionMode(mode).setPrefetchDepth("auto").setSeed(7);
     stages.add(bios);
     PipelineModel model = new Pipeline().setStages(stages.toArray(new PipelineStage[0])).fit(train);
 
@@ -131,7 +195,7 @@ public final class AdultPipeline {
   public static Baselines mllibBaselines(SparkSession spark, String dataDir, int mlpMaxIter) {
     Dataset<Row> train = read(spark, dataDir + "/adult.csv").cache();
     Dataset<Row> test = read(spark, dataDir + "/adult.test.csv").cache();
-    List<PipelineStage> stages = featureStages();
+    List<PipelineStage> stages = oneHotStages();
     PipelineModel features = new Pipeline().setStages(stages.toArray(new PipelineStage[0])).fit(train);
     Dataset<Row> tr = features.transform(train).cache();
     Dataset<Row> te = features.transform(test).cache();
