@@ -13,6 +13,7 @@ import ai.bios.tf.model.ModelSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 import org.apache.spark.ml.Pipeline;
 import org.apache.spark.ml.PipelineModel;
 import org.apache.spark.ml.PipelineStage;
@@ -45,8 +46,12 @@ public final class AdultPipeline {
       "relationship", "race", "sex", "native_country"};
   static final String[] NUMERIC = {"age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"};
 
-  /** What one run measured. */
-  public record Result(double accuracy, double trainSeconds, String mode, int workers, long steps, double finalLoss) {
+  /**
+   * What one run measured, where: the Spark master it ran on and the GPU address each training
+   * worker was given, by rank (empty without GPUs).
+   */
+  public record Result(double accuracy, double trainSeconds, String mode, int workers, long steps, double finalLoss,
+      String master, List<String> gpus) {
     String toJson() {
       return "{" + fields() + "}";
     }
@@ -60,9 +65,11 @@ public final class AdultPipeline {
 
     private String fields() {
       String loss = Double.isNaN(finalLoss) ? "null" : String.format(Locale.ROOT, "%.5f", finalLoss);
+      String gpuList = gpus.stream().map(g -> "\"" + g + "\"").collect(Collectors.joining(",", "[", "]"));
       return String.format(Locale.ROOT,
-          "\"accuracy\":%.4f,\"train_seconds\":%.2f,\"mode\":\"%s\",\"workers\":%d,\"steps\":%d,\"final_loss\":%s",
-          accuracy, trainSeconds, mode, workers, steps, loss);
+          "\"accuracy\":%.4f,\"train_seconds\":%.2f,\"mode\":\"%s\",\"workers\":%d,\"steps\":%d,\"final_loss\":%s,"
+              + "\"master\":\"%s\",\"gpus\":%s",
+          accuracy, trainSeconds, mode, workers, steps, loss, master, gpuList);
     }
   }
 
@@ -163,25 +170,26 @@ public final class AdultPipeline {
   }
 
   public static Result run(SparkSession spark, String dataDir, String mode, int workers, int epochs) {
+    // Settings first: a bad one fails here, naming itself, before any data is read.
+    BiosEstimator bios = new BiosEstimator()
+        .setNumWorkers(workers).setBatchSize(256).setEpochs(epochs)
+        .setOptimizer("adamw").setLearningRate(0.002).setWeightDecay(0.05).setLearningRateSchedule("cosine")
+        .setExecutionMode(mode).setPrefetchDepth("auto").setSeed(7);
     Dataset<Row> train = read(spark, dataDir + "/adult.csv").cache();
     Dataset<Row> test = read(spark, dataDir + "/adult.test.csv").cache();
     List<PipelineStage> stages = embeddingStages();
     // The embedding tables' sizes are the categorical columns' cardinalities, known once indexed.
     PipelineModel features = new Pipeline().setStages(stages.toArray(new PipelineStage[0])).fit(train);
-    ModelSpec spec = model((StringIndexerModel) features.stages()[1]);
-    BiosEstimator bios = new BiosEstimator()
-        .setModelSpec(spec).setNumWorkers(workers).setBatchSize(256).setEpochs(epochs)
-        .setOptimizer("adamw").setLearningRate(0.002).setWeightDecay(0.05).setLearningRateSchedule("cosine")
-        .setExecutionMode(mode).setPrefetchDepth("auto").setSeed(7);
-    stages.add(bios);
+    stages.add(bios.setModelSpec(model((StringIndexerModel) features.stages()[1])));
     PipelineModel model = new Pipeline().setStages(stages.toArray(new PipelineStage[0])).fit(train);
 
     BiosModel trained = (BiosModel) model.stages()[model.stages().length - 1];
     Dataset<Row> scored = model.transform(test);
     Column right = col("prediction").equalTo(col("label"));
     double accuracy = scored.where(right).count() / (double) scored.count();
+    List<String> gpus = trained.summary().getWorkers().stream().flatMap(w -> w.getGpu().stream()).toList();
     return new Result(accuracy, trained.summary().trainSeconds(), mode, workers, trained.summary().steps(),
-        trained.summary().finalLoss());
+        trained.summary().finalLoss(), spark.sparkContext().master(), gpus);
   }
 
   /**
@@ -223,6 +231,11 @@ public final class AdultPipeline {
     return scored.where(col("prediction").equalTo(col("label"))).count() / (double) scored.count();
   }
 
+  /** The master spark-submit was given (it sets spark.master), else {@code fallback}. */
+  static String submittedMasterOr(String fallback) {
+    return System.getProperty("spark.master", fallback);
+  }
+
   /** The embedded Spark settings the Adult examples share. */
   static SparkSession.Builder localSpark(String appName, String master) {
     return SparkSession.builder().appName(appName).master(master)
@@ -236,7 +249,7 @@ public final class AdultPipeline {
     String mode = a.get("mode", "efficient");
     int workers = Integer.parseInt(a.get("workers", "2"));
     int epochs = Integer.parseInt(a.get("epochs", "8"));
-    String master = a.get("master", "local[" + Math.max(2, workers) + "]");
+    String master = a.get("master", submittedMasterOr("local[" + Math.max(2, workers) + "]"));
     String data = a.get("data", "examples/data/adult");
     boolean baseline = Boolean.parseBoolean(a.get("compare-mllib", "false"));
     a.requireConsumed();
@@ -251,6 +264,9 @@ public final class AdultPipeline {
       Result r = run(spark, data, mode, workers, epochs);
       System.out.printf(Locale.ROOT, "Adult pipeline: accuracy %.4f on adult.test.csv, trained in %.1f s (%s, %d workers)%n",
           r.accuracy(), r.trainSeconds(), r.mode(), r.workers());
+      if (!r.gpus().isEmpty()) {
+        System.out.println("GPU of each training worker, by rank: " + String.join(", ", r.gpus()) + " (on " + r.master() + ")");
+      }
       System.out.println(b == null ? r.toJson() : r.toJson(b));
     } finally {
       spark.stop();

@@ -19,7 +19,8 @@ public final class Quickstart {
     int workers = Integer.parseInt(a.get("workers", "2"));
     int epochs = Integer.parseInt(a.get("epochs", "8"));
     a.requireConsumed();
-    SparkSession spark = AdultPipeline.localSpark("Bios quickstart", "local[" + Math.max(2, workers) + "]")
+    SparkSession spark = AdultPipeline.localSpark("Bios quickstart",
+        AdultPipeline.submittedMasterOr("local[" + Math.max(2, workers) + "]"))
         .config("spark.plugins", "ai.bios.spark.BiosPlugin")
         .config("spark.bios.progressInterval", "1s")
         .getOrCreate();
