@@ -3,7 +3,7 @@ package ai.bios.spark.internal
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.{RingCollective, RingOptions}
-import ai.bios.tf.exec.{StepListener, StepLoop, TrainingConfig}
+import ai.bios.tf.exec.{EarlyStopping, EpochMetrics, StepListener, StepLoop, TrainingConfig, ValidationMetric}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
@@ -38,13 +38,22 @@ private[spark] object BarrierTraining extends Logging {
       hooks: TrainingHooks,
       cacheMemoryBytes: Long,
       mapsAhead: Int,
-      runId: String) {
+      runId: String,
+      validation: Option[BarrierTraining.ValidationRows] = None,
+      earlyStopping: EarlyStopping = EarlyStopping.OFF) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }
 
-  /** What each task sends back; rank 0 carries the weights. */
+  /**
+   * Where a task finds its validation rows: the boolean column at `index` (named `column` in errors,
+   * `param` the estimator param that chose it) is true for them.
+   */
+  final case class ValidationRows(index: Int, column: String, param: String)
+
+  /** What each task sends back; rank 0 carries the weights. `epochs` is the same on every worker. */
   final case class WorkerResult(
-      rank: Int, weights: Array[Float], losses: Array[Double], summary: WorkerSummary)
+      rank: Int, weights: Array[Float], losses: Array[Double], summary: WorkerSummary,
+      epochs: List[EpochMetrics] = Nil, bestEpoch: Int = -1, stoppedEarly: Boolean = false)
 
   /**
    * Shards the rows deterministically into `workers` partitions: each row is keyed by (input
@@ -119,7 +128,8 @@ private[spark] object BarrierTraining extends Logging {
     // Filled while the first epoch trains, on the feeder thread (EFFICIENT) or this one (SIMPLE).
     val cache = new PartitionCache(rows, job.decoder.in(where.format(rank)), job.featureSize,
       job.labelWidth, job.cacheMemoryBytes, () => SparkInternals.localTempDir(),
-      () => SparkInternals.adoptTaskContext(ctx))
+      () => SparkInternals.adoptTaskContext(ctx), job.validation.map(_.index).getOrElse(-1),
+      job.validation.map(_.column).getOrElse(""), where.format(rank))
     val host = ctx.getTaskInfos()(rank).address.split(":").head
     val listener = try RingCollective.listen(host) catch {
       case e: Throwable =>
@@ -140,7 +150,9 @@ private[spark] object BarrierTraining extends Logging {
       val parsed = gathered.map(_.split(" "))
       val resumeFrom = parsed(0)(2).toLong
       val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
-      val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L, job.runId, rank))
+      val watched = if (job.earlyStopping.enabled()) job.earlyStopping.metric() else ValidationMetric.VAL_LOSS
+      val progress = ExecutorPluginContext.get
+        .map(new ProgressSender(_, 1000000000L, job.runId, rank, job.validation.map(_ => watched)))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
       job.hooks.reached(TrainingHooks.Connect, rank, attempt)
@@ -153,6 +165,8 @@ private[spark] object BarrierTraining extends Logging {
             .threadPrefix(s"bios-rank$rank")
             .cancellation(killed)
             .listener(job.hooks.listener(rank, attempt, progress))
+            .earlyStopping(job.earlyStopping)
+          if (job.validation.isDefined) loop.validation(cache.validation)
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
           val report = try loop.run() catch {
             case e: Throwable =>
@@ -163,7 +177,8 @@ private[spark] object BarrierTraining extends Logging {
           job.hooks.reached(TrainingHooks.Trained, rank, attempt)
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
-              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report))
+              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report),
+            report.epochs().asScala.toList, report.bestEpoch(), report.stoppedEarly())
         } finally {
           model.close()
         }
