@@ -15,7 +15,9 @@ import ai.bios.tf.model.TrainableModel;
  * Trains a model on one worker's records: the one step loop behind both schedules.
  *
  * <pre>
- * for each step: take batch -> gradients -> aggregate -> apply -> report -> checkpoint when due
+ * for each step: take batch -> gradients -> aggregate -> apply -> report
+ *               -> at an epoch's end: validate, record the epoch, decide early stopping
+ *               -> checkpoint when due (or when stopping early)
  * </pre>
  *
  * <p>The {@link ExecutionMode} picks a {@link Schedule}, which decides only which thread builds the
