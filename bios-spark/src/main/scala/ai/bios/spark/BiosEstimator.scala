@@ -5,7 +5,7 @@ import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FitErrors, Hadoop
   RowDecoder, TrainingHooks}
 import ai.bios.tf.checkpoint.RunIdentity
 import ai.bios.tf.collective.RingOptions
-import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
+import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig, ValidationMetric}
 import ai.bios.tf.model.{LearningRateSchedule, ModelSpec, OptimizerSpec}
 import org.apache.spark.internal.Logging
 import org.apache.spark.ml.Estimator
@@ -13,8 +13,8 @@ import org.apache.spark.ml.attribute.AttributeGroup
 import org.apache.spark.ml.linalg.SQLDataTypes
 import org.apache.spark.ml.param.ParamMap
 import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
-import org.apache.spark.sql.Dataset
-import org.apache.spark.sql.types.StructType
+import org.apache.spark.sql.{DataFrame, Dataset, functions}
+import org.apache.spark.sql.types.{BooleanType, DoubleType, StructType}
 
 
 /**
@@ -86,6 +86,19 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setCheckpointDir(v: String): this.type = set(checkpointDir, v)
   def setCheckpointInterval(v: Int): this.type = set(checkpointInterval, v)
 
+  // ---- Validation and early stopping ----
+  /** Boolean column marking validation rows (true), like Horovod's. Default: "" (none). */
+  def setValidationIndicatorCol(v: String): this.type = set(validationIndicatorCol, v)
+  /** Share of rows held out for validation, picked by a hash of (seed, features, label). Default: 0 (none). */
+  def setValidationFraction(v: Double): this.type = set(validationFraction, v)
+  /** Epochs without improvement before stopping (restoring the best epoch's weights). Default: 0 (off). */
+  def setEarlyStoppingPatience(v: Int): this.type = set(earlyStoppingPatience, v)
+  /** val_loss, val_accuracy or val_auc (any case). Default: val_loss. */
+  def setEarlyStoppingMetric(v: String): this.type =
+    set(earlyStoppingMetric, BiosParams.param(ValidationMetric.parse(v)).label())
+  /** Least change that counts as an improvement. Default: 0. */
+  def setEarlyStoppingMinDelta(v: Double): this.type = set(earlyStoppingMinDelta, v)
+
   override def transformSchema(schema: StructType): StructType = {
     validate(schema)
     BiosModel.outputSchema(schema, getModelSpec, getPredictionCol, getProbabilityCol)
@@ -105,6 +118,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       throw new IllegalArgumentException(s"batchSize=$getBatchSize is smaller than numWorkers=$getNumWorkers: " +
         "every worker needs at least one record per step; raise batchSize or lower numWorkers")
     }
+    validateValidation(schema)
     if (getCheckpointInterval > 0 && getCheckpointDir.isEmpty) {
       throw new IllegalArgumentException(s"checkpointInterval=$getCheckpointInterval needs a checkpointDir; " +
         "set checkpointDir to a directory on a shared file system (hdfs://, s3a://, ...)")
@@ -113,9 +127,54 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     spec
   }
 
+  /** The validation params against each other and the schema. */
+  private def validateValidation(schema: StructType): Unit = {
+    val indicator = getValidationIndicatorCol
+    if (indicator.nonEmpty) {
+      val field = schema.fields.find(_.name == indicator).getOrElse(throw new IllegalArgumentException(
+        s"validationIndicatorCol '$indicator' does not exist; columns are ${schema.fieldNames.mkString(", ")} " +
+          "(set validationIndicatorCol to a boolean column, or to \"\" for none)"))
+      if (field.dataType != BooleanType) {
+        throw new IllegalArgumentException(s"validationIndicatorCol '$indicator' has type " +
+          s"${field.dataType.simpleString}; it must be boolean (true: validation row), e.g. col(...) === 1")
+      }
+      if (getValidationFraction > 0) {
+        throw new IllegalArgumentException(s"validationIndicatorCol='$indicator' and validationFraction=" +
+          s"$getValidationFraction both choose validation rows; set only one of them")
+      }
+    }
+    val stopping = getEarlyStopping
+    if (stopping.enabled() && indicator.isEmpty && getValidationFraction == 0) {
+      throw new IllegalArgumentException(s"earlyStoppingPatience=${stopping.patience()} needs validation rows to " +
+        s"watch ${stopping.metric().label()}; set validationIndicatorCol or validationFraction, or " +
+        "earlyStoppingPatience=0")
+    }
+  }
+
+  /**
+   * `df` with the validation rows marked, and where to find the mark: the indicator column, or
+   * (validationFraction) an added column true where a 53-bit hash of (seed, features, label), as a
+   * fraction of 2^53, falls below the fraction: the same rows on every rerun, whatever the
+   * partitioning and row order.
+   */
+  private def markValidation(df: DataFrame): (DataFrame, Option[BarrierTraining.ValidationRows]) = {
+    if (getValidationIndicatorCol.nonEmpty) {
+      (df, Some(BarrierTraining.ValidationRows(df.schema.fieldIndex(getValidationIndicatorCol),
+        getValidationIndicatorCol, "validationIndicatorCol")))
+    } else if (getValidationFraction > 0) {
+      val hash = functions.xxhash64(functions.lit(getSeed), functions.col(getFeaturesCol), functions.col(getLabelCol))
+      val u = hash.bitwiseAND(functions.lit((1L << 53) - 1)).cast(DoubleType) / functions.lit(math.pow(2, 53))
+      val marked = df.withColumn(BiosEstimator.FractionColumn, u < getValidationFraction)
+      (marked, Some(BarrierTraining.ValidationRows(marked.schema.fieldIndex(BiosEstimator.FractionColumn),
+        BiosEstimator.FractionColumn, "validationFraction")))
+    } else {
+      (df, None)
+    }
+  }
+
   override def fit(dataset: Dataset[_]): BiosModel = {
     val spec = validate(dataset.schema)
-    val df = dataset.toDF()
+    val (df, validationRows) = markValidation(dataset.toDF())
     val session = df.sparkSession
     val sc = session.sparkContext
     val direct = getSharding == "direct"
@@ -134,7 +193,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       .shuffleWindow(getShuffleWindow)
       .checkpointInterval(getCheckpointInterval)
       .build()
-    val optimizerSpec = fitOptimizer(df, config, direct)
+    val optimizerSpec = fitOptimizer(df, config, direct, validationRows)
     val schema = df.schema
     val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
       getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs(), spec)
@@ -160,7 +219,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       spec.labelWidth(), ring, secret, BiosConf.RendezvousTimeout.get(session), checkpoints, TrainingHooks.load(session),
       cacheMemoryBytes = BiosConf.CacheMemory.get(session),
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
-      runId = s"$uid-${java.util.UUID.randomUUID()}")
+      runId = s"$uid-${java.util.UUID.randomUUID()}",
+      validation = validationRows, earlyStopping = getEarlyStopping)
     if (!sc.getConf.get("spark.plugins", "").contains(classOf[BiosPlugin].getName)) {
       logInfo(s"Training without live progress on the driver: add spark.plugins=${classOf[BiosPlugin].getName}")
     }
@@ -171,28 +231,29 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     }
     val seconds = (System.nanoTime() - t0) / 1e9
     val summary = TrainingSummary(results.head.losses, results.head.losses.length.toLong, seconds,
-      BiosParams.lower(getExecutionMode.name()), results.map(_.summary))
+      BiosParams.lower(getExecutionMode.name()), results.map(_.summary), results.head.epochs,
+      results.head.bestEpoch, results.head.stoppedEarly)
     logInfo(summary.toString)
     copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary)
   }
 
   /**
    * The optimizer of this fit. A cosine schedule left at auto gets the run's total steps (epochs
-   * times the steps per epoch the workers will agree on), from the rows each worker will hold:
+   * times the steps per epoch the workers will agree on), from the training rows each worker will hold:
    * that costs one count of every input partition, an extra pass over the input; give the total
    * (cosine:TOTAL) to skip it.
    */
-  private def fitOptimizer(df: org.apache.spark.sql.DataFrame, config: TrainingConfig, direct: Boolean): OptimizerSpec = {
+  private def fitOptimizer(df: DataFrame, config: TrainingConfig, direct: Boolean,
+      validation: Option[BarrierTraining.ValidationRows]): OptimizerSpec = {
     val opt = getOptimizerSpec
     if (!opt.schedule().needsTotalSteps()) {
       opt
     } else {
-      val counts = df.rdd.mapPartitions(rows => Iterator(rows.size.toLong)).collect()
-      val shards = if (direct) counts else BarrierTraining.shardSizes(counts, getNumWorkers)
+      val shards = BarrierTraining.trainingShardSizes(df, getNumWorkers, direct, validation)
       val steps = config.stepsPerEpoch(shards)
       val total = config.totalSteps(steps)
       logInfo(s"learningRateSchedule ${opt.schedule().spec()}: $total total steps ($getEpochs epochs of $steps " +
-        s"steps over ${counts.sum} rows)")
+        s"steps over ${shards.sum} training rows)")
       BiosParams.param(opt.withSchedule(opt.schedule().withTotalSteps(total)))
     }
   }
@@ -201,5 +262,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
 }
 
 object BiosEstimator extends DefaultParamsReadable[BiosEstimator] {
+  /** The column `fit` adds for validationFraction: true on the validation rows. */
+  private[spark] val FractionColumn = "__bios_validation"
+
   override def load(path: String): BiosEstimator = super.load(path)
 }

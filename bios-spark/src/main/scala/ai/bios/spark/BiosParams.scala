@@ -1,7 +1,7 @@
 package ai.bios.spark
 
 import ai.bios.tf.InvalidSettingException
-import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig}
+import ai.bios.tf.exec.{EarlyStopping, ExecutionMode, PrefetchDepth, TrainingConfig, ValidationMetric}
 import ai.bios.tf.model.{LearningRateSchedule, ModelSpec, OptimizerSpec}
 import org.apache.spark.ml.param._
 
@@ -151,6 +151,45 @@ trait BiosParams extends Params {
   def getSharding: String = BiosParams.parseSharding($(sharding))
   def getCheckpointDir: String = $(checkpointDir)
   def getCheckpointInterval: Int = $(checkpointInterval)
+
+  // ---- Validation and early stopping (one block; defaults set here) ----
+
+  final val validationIndicatorCol = new Param[String](this, "validationIndicatorCol",
+    "boolean column: rows where it is true are validation rows, evaluated at the end of every epoch and " +
+      "never trained on (empty: none)")
+  final val validationFraction = new DoubleParam(this, "validationFraction",
+    "share of rows held out for validation, in [0, 1) (0: none); a row is held out when a hash of (seed, its " +
+      "features, its label) falls below the fraction, so the same rows are picked on every rerun whatever " +
+      "the partitioning (identical rows go to the same side)",
+    (v: Double) => BiosParams.valid(BiosParams.checkFraction(v)))
+  final val earlyStoppingPatience = new IntParam(this, "earlyStoppingPatience",
+    "epochs without improvement of earlyStoppingMetric before training stops and the best epoch's weights " +
+      "are restored (0: off); needs validation rows",
+    (v: Int) => BiosParams.valid(new EarlyStopping(ValidationMetric.VAL_LOSS, v, 0)))
+  final val earlyStoppingMetric = new Param[String](this, "earlyStoppingMetric",
+    "what early stopping watches: val_loss (lower is better), val_accuracy or val_auc (higher is better; " +
+      "val_auc for binary classifiers)",
+    (v: String) => BiosParams.valid(ValidationMetric.parse(v)))
+  final val earlyStoppingMinDelta = new DoubleParam(this, "earlyStoppingMinDelta",
+    "the least change of earlyStoppingMetric that counts as an improvement, >= 0",
+    (v: Double) => BiosParams.valid(new EarlyStopping(ValidationMetric.VAL_LOSS, 0, v)))
+
+  setDefault(
+    validationIndicatorCol -> "",
+    validationFraction -> 0.0,
+    earlyStoppingPatience -> 0,
+    earlyStoppingMetric -> ValidationMetric.VAL_LOSS.label(),
+    earlyStoppingMinDelta -> 0.0)
+
+  def getValidationIndicatorCol: String = $(validationIndicatorCol)
+  def getValidationFraction: Double = $(validationFraction)
+  def getEarlyStoppingPatience: Int = $(earlyStoppingPatience)
+  /** val_loss, val_accuracy or val_auc. */
+  def getEarlyStoppingMetric: String = BiosParams.param(ValidationMetric.parse($(earlyStoppingMetric))).label()
+  def getEarlyStoppingMinDelta: Double = $(earlyStoppingMinDelta)
+  /** The early-stopping settings (patience 0: off). */
+  def getEarlyStopping: EarlyStopping = BiosParams.param(new EarlyStopping(
+    ValidationMetric.parse($(earlyStoppingMetric)), $(earlyStoppingPatience), $(earlyStoppingMinDelta)))
 }
 
 private[spark] object BiosParams {
@@ -170,6 +209,12 @@ private[spark] object BiosParams {
     param(parse)
     true
   }
+
+  /** A validation fraction in [0, 1); the engine's kind of message otherwise. */
+  def checkFraction(v: Double): Double =
+    if (v >= 0 && v < 1) v
+    else throw new InvalidSettingException("validationFraction", v,
+      "must be in [0, 1): the share of rows held out for validation (0: none)")
 
   /** shuffle or direct, any case; the engine's kind of message otherwise. */
   def parseSharding(v: String): String = param(Option(v).map(lower) match {

@@ -1,6 +1,8 @@
 package ai.bios.spark
 
-import ai.bios.tf.exec.{Stage, TrainingReport}
+import ai.bios.tf.exec.{EpochMetrics, Stage, TrainingReport}
+import org.apache.spark.sql.{DataFrame, Row, SparkSession}
+import org.apache.spark.sql.types.{DoubleType, IntegerType, LongType, StructField, StructType}
 
 import scala.jdk.CollectionConverters._
 
@@ -54,16 +56,47 @@ case class WorkerSummary(
 
 /**
  * The result of one fit: the loss history (global mean loss of every step, the same on every
- * worker) and each worker's summary.
+ * worker), the per-epoch history (mean training loss and validation metrics), and each worker's
+ * summary.
+ *
+ * @param history every finished epoch, in order ([[EpochMetrics]]: epoch, trainLoss, records,
+ *     valLoss, valAccuracy, valAuc, validationRecords, learningRate, seconds; NaN where there is no
+ *     such number, e.g. validation metrics without validation rows)
+ * @param bestEpoch with early stopping, the epoch whose weights the model holds; -1 without
+ * @param stoppedEarly whether early stopping decided to stop
  */
 case class TrainingSummary(
     lossHistory: Array[Double],
     steps: Long,
     trainSeconds: Double,
     mode: String,
-    workers: Seq[WorkerSummary]) {
+    workers: Seq[WorkerSummary],
+    history: Seq[EpochMetrics] = Nil,
+    bestEpoch: Int = -1,
+    stoppedEarly: Boolean = false) {
 
+  /** The last step's global mean loss (see [[history]] for each epoch's mean). */
   def finalLoss: Double = if (lossHistory.isEmpty) Double.NaN else lossHistory.last
+
+  /** Epochs finished. */
+  def epochsRun: Int = history.size
+
+  /** For Java: the per-epoch history. */
+  def getHistory: java.util.List[EpochMetrics] = history.asJava
+
+  /**
+   * The per-epoch history as a DataFrame, one row per epoch: epoch, train_loss, records, val_loss,
+   * val_accuracy, val_auc, validation_records, learning_rate, seconds.
+   */
+  def historyDataFrame(spark: SparkSession): DataFrame = {
+    val schema = StructType(Seq(StructField("epoch", IntegerType, nullable = false)) ++
+      TrainingSummary.EpochFields.tail.map { case (name, _) =>
+        StructField(name, if (name.endsWith("records")) LongType else DoubleType, nullable = false)
+      })
+    val rows = history.map(e => Row(e.epoch, e.trainLoss, e.records, e.valLoss, e.valAccuracy, e.valAuc,
+      e.validationRecords, e.learningRate, e.seconds))
+    spark.createDataFrame(rows.asJava, schema)
+  }
 
   /** For Java: the workers' summaries, by rank. */
   def getWorkers: java.util.List[WorkerSummary] = workers.asJava
@@ -73,7 +106,8 @@ case class TrainingSummary(
 
   /**
    * The summary as one line of JSON, for tools: mode, steps, train_seconds, final_loss,
-   * samples_per_second, loss_history (every step) and workers (each worker's fields, stage costs
+   * samples_per_second, loss_history (every step), epochs_run, best_epoch, stopped_early, history
+   * (every epoch: the fields of [[historyDataFrame]]) and workers (each worker's fields, stage costs
    * in stage_ms). Names are snake_case; a value that is not a finite number is null.
    */
   def toJson: String = {
@@ -105,12 +139,39 @@ case class TrainingSummary(
       "final_loss" -> num(finalLoss),
       "samples_per_second" -> num(samplesPerSecond),
       "loss_history" -> JArray(lossHistory.toList.map(num)),
+      "epochs_run" -> JInt(epochsRun),
+      "best_epoch" -> JInt(bestEpoch),
+      "stopped_early" -> JBool(stoppedEarly),
+      "history" -> JArray(history.toList.map { e =>
+        JObject(TrainingSummary.EpochFields.map { case (name, get) =>
+          name -> (get(e) match {
+            case d: Double => num(d)
+            case n: Number => JInt(BigInt(n.longValue()))
+          })
+        }.toList)
+      }),
       "workers" -> JArray(ws.toList))))
   }
 
   override def toString: String =
-    f"TrainingSummary(mode=$mode, steps=$steps, final loss=$finalLoss%.5f, samples/s=$samplesPerSecond%.1f, " +
-      f"train=${trainSeconds}%.1fs, workers=${workers.size})"
+    f"TrainingSummary(mode=$mode, steps=$steps, epochs=$epochsRun, final loss=$finalLoss%.5f, " +
+      history.lastOption.filter(!_.valLoss.isNaN).map(e => f"val_loss=${e.valLoss}%.5f, ").getOrElse("") +
+      (if (stoppedEarly) s"stopped early (best epoch $bestEpoch), " else "") +
+      f"samples/s=$samplesPerSecond%.1f, train=${trainSeconds}%.1fs, workers=${workers.size})"
+}
+
+object TrainingSummary {
+  /** The per-epoch fields, by their snake_case names (JSON and DataFrame), in order. */
+  private[spark] val EpochFields: Seq[(String, EpochMetrics => Any)] = Seq(
+    "epoch" -> (_.epoch),
+    "train_loss" -> (_.trainLoss),
+    "records" -> (_.records),
+    "val_loss" -> (_.valLoss),
+    "val_accuracy" -> (_.valAccuracy),
+    "val_auc" -> (_.valAuc),
+    "validation_records" -> (_.validationRecords),
+    "learning_rate" -> (_.learningRate),
+    "seconds" -> (_.seconds))
 }
 
 private[spark] object WorkerSummary {

@@ -1,7 +1,7 @@
 package ai.bios.spark
 
 import ai.bios.spark.internal.TrainingHooks
-import ai.bios.tf.exec.{StepListener, StepMetrics}
+import ai.bios.tf.exec.{EpochMetrics, StepListener, StepMetrics}
 import org.apache.spark.sql.SparkSession
 
 import java.nio.file.{Files, Paths, StandardCopyOption}
@@ -44,6 +44,7 @@ final class FaultHooks extends TrainingHooks {
           inner.onCheckpoint(step)
           if (f.where == s"ckpt$step") fire(f, rank)
         }
+        override def onEpoch(e: EpochMetrics): Unit = inner.onEpoch(e)
       }
       case None => inner
     }

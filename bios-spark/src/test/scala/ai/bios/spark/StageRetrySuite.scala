@@ -82,6 +82,29 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
     }
   }
 
+  test("early stopping: a task failing mid-run is retried and stops at the same epoch with the same history and weights") {
+    // minDelta 10 on val_loss: no epoch after the first improves, so patience 2 stops after epoch 2
+    // and restores epoch 0's weights; rank 1 fails in epoch 1 (about 15 steps per epoch).
+    def run(dir: String, failAt: Option[String]): BiosModel = {
+      failAt.foreach(f => spark.sparkContext.setLocalProperty(FaultHooks.Property, f))
+      try {
+        new BiosEstimator().setModelSpec(spec).setNumWorkers(2).setBatchSize(32).setEpochs(6)
+          .setLearningRate(0.01).setExecutionMode("efficient").setSeed(1)
+          .setCheckpointDir(dir).setCheckpointInterval(5)
+          .setValidationFraction(0.25).setEarlyStoppingPatience(2).setEarlyStoppingMinDelta(10)
+          .fit(data)
+      } finally spark.sparkContext.setLocalProperty(FaultHooks.Property, null)
+    }
+    val clean = run(new java.io.File(scratch, "stop-clean").toURI.toString, None)
+    val faulted = run(new java.io.File(scratch, "stop-faulted").toURI.toString, Some("1:22"))
+    assert(clean.summary.stoppedEarly && clean.summary.epochsRun == 3 && clean.summary.bestEpoch == 0,
+      clean.summary.history)
+    assert(faulted.summary.workers.map(_.resumedFrom).distinct.forall(_ > 0), "the retry resumed from a checkpoint")
+    assert(faulted.summary.history.map(_.withoutTime) == clean.summary.history.map(_.withoutTime))
+    assert(faulted.summary.steps == clean.summary.steps && faulted.summary.stoppedEarly)
+    assert(faulted.getWeights.sameElements(clean.getWeights), "the best epoch's weights, as uninterrupted")
+  }
+
   test("a rerun with the same checkpointDir continues where the previous fit stopped") {
     val dir = new java.io.File(scratch, "rerun").toURI.toString
     val first = fit("efficient", dir, None)

@@ -3,7 +3,7 @@ package ai.bios.spark.internal
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.{RingCollective, RingOptions}
-import ai.bios.tf.exec.{StepListener, StepLoop, TrainingConfig}
+import ai.bios.tf.exec.{EarlyStopping, EpochMetrics, StepListener, StepLoop, TrainingConfig, ValidationMetric}
 import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
@@ -38,13 +38,22 @@ private[spark] object BarrierTraining extends Logging {
       hooks: TrainingHooks,
       cacheMemoryBytes: Long,
       mapsAhead: Int,
-      runId: String) {
+      runId: String,
+      validation: Option[BarrierTraining.ValidationRows] = None,
+      earlyStopping: EarlyStopping = EarlyStopping.OFF) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
   }
 
-  /** What each task sends back; rank 0 carries the weights. */
+  /**
+   * Where a task finds its validation rows: the boolean column at `index` (named `column` in errors,
+   * `param` the estimator param that chose it) is true for them.
+   */
+  final case class ValidationRows(index: Int, column: String, param: String)
+
+  /** What each task sends back; rank 0 carries the weights. `epochs` is the same on every worker. */
   final case class WorkerResult(
-      rank: Int, weights: Array[Float], losses: Array[Double], summary: WorkerSummary)
+      rank: Int, weights: Array[Float], losses: Array[Double], summary: WorkerSummary,
+      epochs: List[EpochMetrics] = Nil, bestEpoch: Int = -1, stoppedEarly: Boolean = false)
 
   /**
    * Shards the rows deterministically into `workers` partitions: each row is keyed by (input
@@ -61,7 +70,7 @@ private[spark] object BarrierTraining extends Logging {
       rows.zipWithIndex.map { case (row, i) =>
         check.features(row, i, f, 0)
         check.label(row, i, l, 0)
-        ((p.toLong << 32) | i.toLong, row)
+        (shardKey(p, i), row)
       }
     }
     new MapOrderedShuffledRDD[Long, Row](keyed, new ShardPartitioner(workers), mapsAhead)
@@ -119,7 +128,8 @@ private[spark] object BarrierTraining extends Logging {
     // Filled while the first epoch trains, on the feeder thread (EFFICIENT) or this one (SIMPLE).
     val cache = new PartitionCache(rows, job.decoder.in(where.format(rank)), job.featureSize,
       job.labelWidth, job.cacheMemoryBytes, () => SparkInternals.localTempDir(),
-      () => SparkInternals.adoptTaskContext(ctx))
+      () => SparkInternals.adoptTaskContext(ctx), job.validation.map(_.index).getOrElse(-1),
+      job.validation.map(_.column).getOrElse(""), where.format(rank))
     val host = ctx.getTaskInfos()(rank).address.split(":").head
     val listener = try RingCollective.listen(host) catch {
       case e: Throwable =>
@@ -140,7 +150,9 @@ private[spark] object BarrierTraining extends Logging {
       val parsed = gathered.map(_.split(" "))
       val resumeFrom = parsed(0)(2).toLong
       val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
-      val progress = ExecutorPluginContext.get.map(new ProgressSender(_, 1000000000L, job.runId, rank))
+      val watched = if (job.earlyStopping.enabled()) job.earlyStopping.metric() else ValidationMetric.VAL_LOSS
+      val progress = ExecutorPluginContext.get
+        .map(new ProgressSender(_, 1000000000L, job.runId, rank, job.validation.map(_ => watched)))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
       job.hooks.reached(TrainingHooks.Connect, rank, attempt)
@@ -153,6 +165,8 @@ private[spark] object BarrierTraining extends Logging {
             .threadPrefix(s"bios-rank$rank")
             .cancellation(killed)
             .listener(job.hooks.listener(rank, attempt, progress))
+            .earlyStopping(job.earlyStopping)
+          if (job.validation.isDefined) loop.validation(cache.validation)
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
           val report = try loop.run() catch {
             case e: Throwable =>
@@ -163,7 +177,8 @@ private[spark] object BarrierTraining extends Logging {
           job.hooks.reached(TrainingHooks.Trained, rank, attempt)
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
-              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report))
+              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report),
+            report.epochs().asScala.toList, report.bestEpoch(), report.stoppedEarly())
         } finally {
           model.close()
         }
@@ -175,17 +190,25 @@ private[spark] object BarrierTraining extends Logging {
     }
   }
 
+  /** The shuffle key of row `i` of input partition `p`; [[ShardPartitioner]] deals rows by it. */
+  private[internal] def shardKey(p: Int, i: Long): Long = (p.toLong << 32) | i
+
   /**
-   * The rows each worker's shard gets from input partitions of `partitionRows` rows, as
-   * [[ShardPartitioner]] deals them: row i of partition p goes to worker (p + i) mod workers.
+   * The training rows each worker will hold: one pass over `df` that deals every row as [[shard]]
+   * does (with `direct`, partition i to worker i) and leaves out the validation rows.
    */
-  def shardSizes(partitionRows: Array[Long], workers: Int): Array[Long] = {
-    val sizes = new Array[Long](workers)
-    for (p <- partitionRows.indices; w <- 0 until workers) {
-      val first = Math.floorMod(w.toLong - p, workers.toLong) // the first row index worker w gets
-      if (first < partitionRows(p)) sizes(w) += (partitionRows(p) - 1 - first) / workers + 1
-    }
-    sizes
+  def trainingShardSizes(df: DataFrame, workers: Int, direct: Boolean, validation: Option[ValidationRows]): Array[Long] = {
+    val partitioner = new ShardPartitioner(workers)
+    df.rdd.mapPartitionsWithIndex { (p, rows) =>
+      val sizes = new Array[Long](workers)
+      var i = 0L
+      rows.foreach { row =>
+        val held = validation.exists(v => PartitionCache.isValidation(row, v.index, v.column, i, s"input partition $p"))
+        if (!held) sizes(if (direct) p else partitioner.getPartition(shardKey(p, i))) += 1
+        i += 1
+      }
+      Iterator(sizes)
+    }.treeReduce((a, b) => Array.tabulate(workers)(k => a(k) + b(k)))
   }
 
   /**

@@ -43,6 +43,24 @@ private[spark] object DriverProgress {
   def worstDeviceIdle: Option[Progress] = workers.values().asScala.maxByOption(_.deviceIdleFraction)
 }
 
+private[spark] object BiosDriverPlugin {
+  /**
+   * The progress line of rank 0's report `p`, with the worst input wait (`waits`) and device idle
+   * (`idles`) of any worker, and the newest epoch's validation metric when there is one.
+   */
+  def line(p: Progress, waits: Progress, idles: Progress): String = {
+    val rate = p.step / math.max(1e-9, p.elapsedNanos / 1e9)
+    // While the first epoch streams in its length (and so the run's) is not known yet.
+    val (total, eta) = if (p.totalSteps < 0) ("?", "after epoch 1")
+      else (p.totalSteps.toString, f"${(p.totalSteps - p.step) / math.max(rate, 1e-9)}%.0fs")
+    val validation = if (p.validationMetric.isEmpty || p.validationValue.isNaN) ""
+      else f"${p.validationMetric} ${p.validationValue}%.4f "
+    f"bios: epoch ${p.epoch + 1} step ${p.step}/$total loss ${p.loss}%.4f $validation" +
+      f"${p.samplesPerSecond}%.0f samples/s input-wait ${100 * waits.inputWaitFraction}%.1f%% (rank ${waits.rank}) " +
+      f"device-idle ${100 * idles.deviceIdleFraction}%.1f%% (rank ${idles.rank}) ETA $eta"
+  }
+}
+
 private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
   private val latest = DriverProgress.latest
   @volatile private var printed: Progress = _
@@ -95,16 +113,9 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
     val p = latest.get()
     if (p != null && (p ne printed)) {
       printed = p
-      val rate = p.step / math.max(1e-9, p.elapsedNanos / 1e9)
-      // While the first epoch streams in its length (and so the run's) is not known yet.
-      val (total, eta) = if (p.totalSteps < 0) ("?", "after epoch 1")
-        else (p.totalSteps.toString, f"${(p.totalSteps - p.step) / math.max(rate, 1e-9)}%.0fs")
       // Input wait and device idle of the worst worker (the one that sets the pace), with its rank.
-      val waits = DriverProgress.worstInputWait.getOrElse(p)
-      val idles = DriverProgress.worstDeviceIdle.getOrElse(p)
-      val line = f"bios: epoch ${p.epoch + 1} step ${p.step}/$total loss ${p.loss}%.4f " +
-        f"${p.samplesPerSecond}%.0f samples/s input-wait ${100 * waits.inputWaitFraction}%.1f%% (rank ${waits.rank}) " +
-        f"device-idle ${100 * idles.deviceIdleFraction}%.1f%% (rank ${idles.rank}) ETA $eta"
+      val line = BiosDriverPlugin.line(p, DriverProgress.worstInputWait.getOrElse(p),
+        DriverProgress.worstDeviceIdle.getOrElse(p))
       System.out.println(line) // notebooks and spark-submit consoles show stdout
       logDebug(line)
     }

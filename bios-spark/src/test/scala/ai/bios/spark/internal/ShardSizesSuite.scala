@@ -1,23 +1,35 @@
 package ai.bios.spark.internal
 
+import ai.bios.spark.LocalSpark
+import org.apache.spark.ml.linalg.Vectors
+import org.apache.spark.sql.Row
 import org.scalatest.funsuite.AnyFunSuite
 
 import scala.util.Random
 
-/** The shard sizes a driver computes from partition row counts are the ones the shuffle deals. */
-class ShardSizesSuite extends AnyFunSuite {
+/**
+ * The training-row counts the driver computes for a cosine schedule's total steps are the ones the
+ * shuffle really deals to each worker, validation rows left out.
+ */
+class ShardSizesSuite extends AnyFunSuite with LocalSpark {
 
-  test("shardSizes matches ShardPartitioner's dealing, row by row, for uneven and empty partitions") {
+  test("trainingShardSizes equals the rows the shard shuffle deals each worker, for uneven partitions and validation rows") {
+    val session = spark
+    import session.implicits._
     val rnd = new Random(5)
-    for (workers <- Seq(1, 2, 3, 7); trial <- 0 until 20) {
-      val counts = Array.fill(1 + rnd.nextInt(9))(if (rnd.nextInt(4) == 0) 0L else rnd.nextInt(50).toLong)
-      val dealt = new Array[Long](workers)
-      val partitioner = new BarrierTraining.ShardPartitioner(workers)
-      for (p <- counts.indices; i <- 0L until counts(p)) {
-        dealt(partitioner.getPartition((p.toLong << 32) | i)) += 1
-      }
-      assert(BarrierTraining.shardSizes(counts, workers).toSeq == dealt.toSeq,
-        s"$workers workers, partitions ${counts.mkString(",")}")
+    for (workers <- Seq(1, 2, 3); trial <- 0 until 3) {
+      val partitions = 1 + rnd.nextInt(6)
+      val rows = (0 until 40 + rnd.nextInt(60)).map(i => (Vectors.dense(i.toDouble), 0.0, rnd.nextInt(4) == 0))
+      val df = rows.toDF("features", "label", "isVal").repartition(partitions)
+      val decoder = new RowDecoder("features", 0, 1, "label", 1, 1, "the training data")
+      val validation = BarrierTraining.ValidationRows(2, "isVal", "validationIndicatorCol")
+      val dealt = BarrierTraining.shard(df, workers, decoder, 2)
+        .mapPartitions(it => Iterator(it.count { case (_, row: Row) => !row.getBoolean(2) }.toLong))
+        .collect()
+      assert(BarrierTraining.trainingShardSizes(df, workers, direct = false, Some(validation)).toSeq == dealt.toSeq,
+        s"$workers workers, $partitions partitions")
+      val all = BarrierTraining.shard(df, workers, decoder, 2).mapPartitions(it => Iterator(it.size.toLong)).collect()
+      assert(BarrierTraining.trainingShardSizes(df, workers, direct = false, None).toSeq == all.toSeq)
     }
   }
 }

@@ -25,13 +25,26 @@ import java.util.zip.CRC32;
  * @param weights flattened weights
  * @param optimizerState flattened optimizer state
  * @param lossHistory mean loss of each step {@code [0, nextStep)}
+ * @param loopState what the training loop records beyond the model (the epochs' history and
+ *     early-stopping state), opaque to this class; empty in checkpoints of format 1 and 2
  */
 public record Checkpoint(
     RunIdentity identity, long nextStep, long appliedSteps, float[] weights, float[] optimizerState,
-    double[] lossHistory) {
+    double[] lossHistory, byte[] loopState) {
 
   private static final long MAGIC = 0x42494f53434b5054L; // "BIOSCKPT"
-  private static final int VERSION = 2; // 2 added firstEpochWindow; version 1 still reads
+  // 2 added firstEpochWindow, 3 the loop state; versions 1 and 2 still read
+  private static final int VERSION = 3;
+
+  /** A checkpoint without loop state. */
+  public Checkpoint(RunIdentity identity, long nextStep, long appliedSteps, float[] weights, float[] optimizerState,
+      double[] lossHistory) {
+    this(identity, nextStep, appliedSteps, weights, optimizerState, lossHistory, new byte[0]);
+  }
+
+  public Checkpoint {
+    loopState = loopState == null ? new byte[0] : loopState;
+  }
 
   public void writeTo(OutputStream out) throws IOException {
     CRC32 crc = new CRC32();
@@ -48,6 +61,14 @@ public record Checkpoint(
     putFloats(chunk, weights, crc, out);
     putFloats(chunk, optimizerState, crc, out);
     putDoubles(chunk, lossHistory, crc, out);
+    ensure(chunk, 4, crc, out);
+    chunk.putInt(loopState.length);
+    for (int at = 0; at < loopState.length; ) {
+      ensure(chunk, 1, crc, out);
+      int n = Math.min(loopState.length - at, chunk.remaining());
+      chunk.put(loopState, at, n);
+      at += n;
+    }
     drain(chunk, crc, out);
     chunk.putLong(crc.getValue());
     chunk.flip();
@@ -115,7 +136,7 @@ public record Checkpoint(
         throw new CorruptCheckpointException(source + " is not a Bios checkpoint (bad magic)");
       }
       int version = data.readInt();
-      if (version != VERSION && version != 1) {
+      if (version < 1 || version > VERSION) {
         throw new CorruptCheckpointException(source + " has format version " + version
             + "; this Bios reads versions 1 to " + VERSION);
       }
@@ -136,12 +157,23 @@ public record Checkpoint(
       }
       double[] losses = new double[n];
       ByteBuffer.wrap(raw).order(ByteOrder.BIG_ENDIAN).asDoubleBuffer().get(losses);
+      byte[] loop = new byte[0];
+      if (version >= 3) {
+        int m = data.readInt();
+        if (m < 0 || m > Integer.MAX_VALUE - 8) {
+          throw new CorruptCheckpointException(source + " claims a loop state of " + m + " bytes");
+        }
+        loop = data.readNBytes(m);
+        if (loop.length != m) {
+          throw new CorruptCheckpointException(source + " is truncated");
+        }
+      }
       long expected = crc.getValue();
       long stored = new DataInputStream(in).readLong();
       if (stored != expected) {
         throw new CorruptCheckpointException(source + " fails its checksum (torn or altered file)");
       }
-      return new Checkpoint(id, nextStep, applied, weights, state, losses);
+      return new Checkpoint(id, nextStep, applied, weights, state, losses, loop);
     } catch (java.io.EOFException e) {
       throw new CorruptCheckpointException(source + " is truncated");
     }
@@ -149,7 +181,8 @@ public record Checkpoint(
 
   /** Serialised bytes (for stores that write whole objects). */
   public byte[] toBytes() {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(64 + 4 * (weights.length + optimizerState.length));
+    ByteArrayOutputStream out = new ByteArrayOutputStream(64 + 4 * (weights.length + optimizerState.length)
+        + loopState.length);
     try {
       writeTo(out);
     } catch (IOException e) {

@@ -56,6 +56,8 @@ final class AsyncReporter implements Reporter {
             long t0 = System.nanoTime();
             Reporter.deliver(() -> listener.onStep(m));
             timeline.record(m.step(), Stage.REPORT, t0, System.nanoTime());
+          } else if (item instanceof EpochMetrics e) {
+            Reporter.deliver(() -> listener.onEpoch(e));
           } else {
             long step = (Long) item;
             Reporter.deliver(() -> listener.onCheckpoint(step));
@@ -102,6 +104,11 @@ final class AsyncReporter implements Reporter {
   @Override
   public void checkpointed(long step) {
     put(step);
+  }
+
+  @Override
+  public void epochEnded(EpochMetrics epoch) {
+    put(epoch);
   }
 
   @Override

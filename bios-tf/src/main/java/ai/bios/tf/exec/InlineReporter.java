@@ -18,6 +18,11 @@ final class InlineReporter implements Reporter {
   }
 
   @Override
+  public void epochEnded(EpochMetrics epoch) {
+    Reporter.deliver(() -> listener.onEpoch(epoch));
+  }
+
+  @Override
   public void checkpointed(long step) {
     Reporter.deliver(() -> listener.onCheckpoint(step));
   }

@@ -2,11 +2,13 @@ package ai.bios.tf.exec;
 
 import ai.bios.tf.BiosException;
 
-/** Delivers finished steps and written checkpoints to the {@link StepListener}, in order. */
+/** Delivers finished steps, epochs and written checkpoints to the {@link StepListener}, in order. */
 interface Reporter extends AutoCloseable {
   void report(StepMetrics m);
 
   void checkpointed(long step);
+
+  void epochEnded(EpochMetrics epoch);
 
   /** Delivers everything reported so far; rethrows the listener's failure. */
   void finish();

@@ -11,7 +11,7 @@ import java.util.Optional;
 
 /**
  * Where a run starts: afresh, or from a checkpoint of the same run. Loads the checkpoint's weights,
- * optimizer state and loss history, and positions a streamed first epoch: inside it, the arrivals
+ * optimizer state, loss history and epoch record (history and early-stopping state), and positions a streamed first epoch: inside it, the arrivals
  * of the steps already taken are replayed; past it, the whole stream is read and the workers check
  * together (one stats all-reduce) that the data still makes the checkpoint's steps per epoch.
  *
@@ -35,7 +35,7 @@ final class Resume {
    * Loads the checkpoint of step {@code resumeFrom} ({@code > 0}), or the newest ({@code -1}), or
    * none ({@code 0}); returns the first step to run.
    */
-  long apply(long resumeFrom, LossHistory losses) {
+  long apply(long resumeFrom, LossHistory losses, Epochs epochs) {
     if (store == null || resumeFrom == 0) {
       return 0;
     }
@@ -71,6 +71,7 @@ final class Resume {
     model.importWeights(c.weights());
     model.importOptimizerState(c.optimizerState(), c.appliedSteps());
     losses.restore(c.lossHistory());
+    epochs.restore(c.loopState(), where);
     return c.nextStep();
   }
 

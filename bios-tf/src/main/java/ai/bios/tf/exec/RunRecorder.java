@@ -82,7 +82,7 @@ final class RunRecorder {
   }
 
   /** The report, once the run's threads have ended (the wall time ends here). */
-  TrainingReport report() {
+  TrainingReport report(Epochs epochs) {
     wall = System.nanoTime() - t0;
     int n = (int) steps;
     long[] iterations = new long[n];
@@ -93,7 +93,8 @@ final class RunRecorder {
     }
     return new TrainingReport(schedule.mode(), depth, first, n, samples, wall, losses.upTo(first + n),
         timeline.perStepCost(0, n), StepTimeline.median(iterations), StepTimeline.median(overhead),
-        timeline.total(Stage.COMPUTE, n) + timeline.total(Stage.APPLY, n), inputWait, timeline);
+        timeline.total(Stage.COMPUTE, n) + timeline.total(Stage.APPLY, n), inputWait, timeline,
+        epochs.history(), epochs.bestEpoch(), epochs.stopped());
   }
 
   /** A growing list of longs. */

@@ -9,6 +9,12 @@ package ai.bios.tf.exec;
 public interface StepListener {
   void onStep(StepMetrics metrics) throws Exception;
 
+  /**
+   * Called when an epoch ends, after its last step's {@link #onStep}: its mean training loss and
+   * validation metrics.
+   */
+  default void onEpoch(EpochMetrics epoch) throws Exception {}
+
   /** Called after a checkpoint for {@code step} is durably written. */
   default void onCheckpoint(long step) throws Exception {}
 

@@ -15,7 +15,9 @@ import ai.bios.tf.model.TrainableModel;
  * Trains a model on one worker's records: the one step loop behind both schedules.
  *
  * <pre>
- * for each step: take batch -> gradients -> aggregate -> apply -> report -> checkpoint when due
+ * for each step: take batch -> gradients -> aggregate -> apply -> report
+ *               -> at an epoch's end: validate, record the epoch, decide early stopping
+ *               -> checkpoint when due (or when stopping early)
  * </pre>
  *
  * <p>The {@link ExecutionMode} picks a {@link Schedule}, which decides only which thread builds the
@@ -44,6 +46,8 @@ public final class StepLoop {
   private int stepsPerEpoch = -1;
   private String threadPrefix = "bios";
   private Cancellation cancellation = Cancellation.NONE;
+  private RecordSource validation;
+  private EarlyStopping earlyStopping = EarlyStopping.OFF;
   private boolean used;
 
   public StepLoop(TrainableModel model, RecordSource source, TrainingConfig config) {
@@ -109,6 +113,26 @@ public final class StepLoop {
     return this;
   }
 
+  /**
+   * This worker's validation records (default: none), evaluated at the end of every epoch; the
+   * workers sum their shards' loss, correct count and AUC histogram (see {@link EpochMetrics}). Read
+   * on the loop's thread only. With a {@link RecordStream} training source it may fill while the
+   * first epoch streams, but must be complete when that worker's stream has ended.
+   */
+  public StepLoop validation(RecordSource records) {
+    this.validation = java.util.Objects.requireNonNull(records, "validation");
+    return this;
+  }
+
+  /**
+   * Stops after {@code settings.patience()} epochs without improvement of the validation metric and
+   * restores the best epoch's weights at the end (default: off). Needs {@link #validation}.
+   */
+  public StepLoop earlyStopping(EarlyStopping settings) {
+    this.earlyStopping = java.util.Objects.requireNonNull(settings, "earlyStopping");
+    return this;
+  }
+
   /** Prefix of the names of the threads this loop starts (default {@code bios}). */
   public StepLoop threadPrefix(String prefix) {
     this.threadPrefix = prefix;
@@ -116,22 +140,35 @@ public final class StepLoop {
   }
 
   /**
-   * Trains until the last epoch (or {@code maxSteps}) and reports. A {@link RecordStream} source
-   * trains its first epoch on records as they arrive (see {@link StreamedEpoch}).
+   * Trains until the last epoch (or {@code maxSteps}, or until early stopping decides) and reports.
+   * A {@link RecordStream} source trains its first epoch on records as they arrive (see {@link
+   * StreamedEpoch}).
    */
   public TrainingReport run() {
     if (used) {
       throw new IllegalStateException("a StepLoop runs once; build a new one");
     }
     used = true;
+    if (earlyStopping.enabled() && validation == null) {
+      throw new ai.bios.tf.InvalidSettingException("earlyStoppingPatience", earlyStopping.patience(),
+          "needs validation records to watch " + earlyStopping.metric().label() + "; give the loop validation "
+              + "records, or set the patience to 0");
+    }
     RunShape shape = new RunShape(model, source, config, collective, stepsPerEpoch, cancellation);
+    try (Validation v = validation == null ? null : new Validation(model, validation, collective, shape.localBatch())) {
+      return run(shape, new Epochs(model, v, earlyStopping));
+    }
+  }
+
+  private TrainingReport run(RunShape shape, Epochs epochs) {
     LossHistory losses = new LossHistory();
-    long first = new Resume(model, store, collective, shape).apply(resumeFrom, losses);
+    long first = new Resume(model, store, collective, shape).apply(resumeFrom, losses, epochs);
     Schedule schedule = Schedule.of(config.mode());
     RunRecorder recorder = new RunRecorder(schedule, losses, first, shape.end(), shape.stepsPerEpoch() > 0);
     StepTimeline timeline = recorder.timeline();
     StepExecutor executor = new StepExecutor(model, collective, timeline);
     recorder.start();
+    epochs.start();
     long step = first;
     try (BatchAssembler assembler = new BatchAssembler(model.spec(), shape.localBatch())) {
       Schedule.Parts parts = new Schedule.Parts(config, timeline, assembler.batchBytes(), listener, threadPrefix,
@@ -140,7 +177,7 @@ public final class StepLoop {
           Reporter reporter = schedule.reporter(parts);
           Checkpointer checkpointer = store == null || !writeCheckpoints ? Checkpointer.NONE
               : schedule.checkpointer(store, reporter, parts)) {
-        for (; step < shape.end(); step++) {
+        for (; step < shape.end() && !epochs.stopped(); step++) {
           cancellation.check();
           long begin = System.nanoTime();
           Batch batch = input.take(step);
@@ -148,11 +185,18 @@ public final class StepLoop {
           if (shape.stepsPerEpoch() < 0) {
             shape.streamed().decide(step, result.anyMore());
           }
+          epochs.stepDone(result);
           reporter.report(recorder.stepDone(result, shape.epochOf(step), shape.totalSteps()));
           long unrecorded = 0;
-          if (checkpointDue(step, shape)) {
+          if (shape.stepsPerEpoch() > 0 && (step + 1) % shape.stepsPerEpoch() == 0) {
+            long t0 = System.nanoTime(); // validation and the stopping decision: named work of no stage
+            reporter.epochEnded(epochs.ended(shape.epochOf(step)));
+            unrecorded = System.nanoTime() - t0;
+          }
+          // A run that stops early checkpoints its decision, so a retry does not train on.
+          if (checkpointDue(step, shape) || (epochs.stopped() && config.checkpointInterval() > 0)) {
             long next = step + 1;
-            unrecorded = checkpointer.checkpoint(step, () -> snapshot(shape, next, losses));
+            unrecorded += checkpointer.checkpoint(step, () -> snapshot(shape, next, losses, epochs));
           }
           recorder.iterationDone(step, begin, unrecorded);
         }
@@ -161,7 +205,8 @@ public final class StepLoop {
         recorder.finished(step, input);
       }
     }
-    return recorder.report();
+    epochs.restoreBest();
+    return recorder.report(epochs);
   }
 
   private boolean checkpointDue(long step, RunShape shape) {
@@ -169,8 +214,8 @@ public final class StepLoop {
     return every > 0 && ((step + 1) % every == 0 || step + 1 == shape.end());
   }
 
-  private Checkpoint snapshot(RunShape shape, long nextStep, LossHistory losses) {
+  private Checkpoint snapshot(RunShape shape, long nextStep, LossHistory losses, Epochs epochs) {
     return new Checkpoint(shape.identity(), nextStep, model.appliedSteps(), model.exportWeights(),
-        model.exportOptimizerState(), losses.upTo(nextStep));
+        model.exportOptimizerState(), losses.upTo(nextStep), epochs.state());
   }
 }

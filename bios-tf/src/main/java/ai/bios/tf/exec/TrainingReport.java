@@ -2,6 +2,7 @@ package ai.bios.tf.exec;
 
 import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -24,6 +25,12 @@ import java.util.Map;
  * @param deviceBusyNanos total time of the device stages (compute and apply)
  * @param inputWaitNanos total time the loop waited for input
  * @param timeline start and end of every stage of every step this run executed
+ * @param epochs every finished epoch from 0 (a resumed run includes those it resumed from): mean
+ *     training loss and the validation metrics, identical on every worker
+ * @param bestEpoch with early stopping, the epoch whose weights the model holds at the end; -1
+ *     without early stopping
+ * @param stoppedEarly whether early stopping decided to stop (at the end of {@code epochs}' last
+ *     epoch, which may also be the run's last)
  */
 public record TrainingReport(
     ExecutionMode mode,
@@ -38,10 +45,19 @@ public record TrainingReport(
     double overheadMedianNanos,
     long deviceBusyNanos,
     long inputWaitNanos,
-    StepTimeline timeline) {
+    StepTimeline timeline,
+    List<EpochMetrics> epochs,
+    int bestEpoch,
+    boolean stoppedEarly) {
 
   public TrainingReport {
     stageCostNanos = new EnumMap<>(stageCostNanos);
+    epochs = List.copyOf(epochs);
+  }
+
+  /** Epochs finished (the length of {@link #epochs()}). */
+  public int epochsRun() {
+    return epochs.size();
   }
 
   public double samplesPerSecond() {
@@ -111,7 +127,9 @@ public record TrainingReport(
   @Override
   public boolean equals(Object o) {
     return o instanceof TrainingReport r && mode == r.mode && steps == r.steps && firstStep == r.firstStep
-        && Arrays.equals(lossHistory, r.lossHistory);
+        && Arrays.equals(lossHistory, r.lossHistory)
+        && epochs.stream().map(EpochMetrics::withoutTime).toList()
+            .equals(r.epochs.stream().map(EpochMetrics::withoutTime).toList());
   }
 
   @Override

@@ -257,6 +257,56 @@ public final class TrainableModel implements AutoCloseable {
   }
 
   /**
+   * Evaluates {@code batch} at the current weights, without gradients (a forward pass in predict
+   * mode): its loss sum, how many records the model gets right and, for a binary classifier, each
+   * record's positive-class score and label (see {@link Evaluation}). An empty batch gives zeros.
+   */
+  public Evaluation evaluate(Feed batch) {
+    int n = batch.size();
+    boolean binary = Evaluation.binaryClassifier(spec);
+    boolean classifier = spec.loss() != Loss.MEAN_SQUARED_ERROR;
+    if (n == 0) {
+      return new Evaluation(0.0, 0, classifier ? 0 : -1, binary ? new float[0] : null, binary ? new boolean[0] : null);
+    }
+    int k = spec.outputs();
+    float[] p = new float[n * k];
+    float[] labels = new float[n * k];
+    double loss;
+    try (Result r = session.runner().feed(x, batch.features()).feed(y, batch.labels())
+        .fetch(lossSum).fetch(prediction).run()) {
+      loss = ((TFloat32) r.get(0)).getFloat();
+      ((TFloat32) r.get(1)).asRawTensor().data().asFloats().read(p);
+    }
+    batch.labels().asRawTensor().data().asFloats().read(labels);
+    long correct = 0;
+    float[] scores = binary ? new float[n] : null;
+    boolean[] positives = binary ? new boolean[n] : null;
+    for (int i = 0; i < n; i++) {
+      int at = i * k;
+      boolean right = true;
+      if (spec.loss() == Loss.SOFTMAX_CROSS_ENTROPY) {
+        int best = 0;
+        int label = 0;
+        for (int j = 1; j < k; j++) {
+          best = p[at + j] > p[at + best] ? j : best;
+          label = labels[at + j] > labels[at + label] ? j : label;
+        }
+        right = best == label;
+      } else {
+        for (int j = 0; j < k; j++) {
+          right &= (p[at + j] >= 0.5f) == (labels[at + j] >= 0.5f);
+        }
+      }
+      correct += right ? 1 : 0;
+      if (binary) {
+        scores[i] = p[at + k - 1];
+        positives[i] = labels[at + k - 1] >= 0.5f;
+      }
+    }
+    return new Evaluation(loss, n, classifier ? correct : -1, scores, positives);
+  }
+
+  /**
    * Applies the optimizer with the mean gradient {@code gradientSums / sampleCount}, at the
    * {@link #currentLearningRate()} (fed as a float). The division, L2 and clipping happen in the
    * graph, so every worker that applies the same sums at the same step gets the same weights.
