@@ -17,7 +17,7 @@ public final class Quickstart {
     Args a = new Args(args);
     String mode = a.get("mode", "efficient");
     int workers = Integer.parseInt(a.get("workers", "2"));
-    int epochs = Integer.parseInt(a.get("epochs", "8"));
+    int epochs = Integer.parseInt(a.get("epochs", "12"));
     a.requireConsumed();
     SparkSession spark = AdultPipeline.localSpark("Bios quickstart",
         AdultPipeline.submittedMasterOr("local[" + Math.max(2, workers) + "]"))
