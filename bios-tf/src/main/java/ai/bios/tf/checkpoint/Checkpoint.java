@@ -61,14 +61,7 @@ public record Checkpoint(
     putFloats(chunk, weights, crc, out);
     putFloats(chunk, optimizerState, crc, out);
     putDoubles(chunk, lossHistory, crc, out);
-    ensure(chunk, 4, crc, out);
-    chunk.putInt(loopState.length);
-    for (int at = 0; at < loopState.length; ) {
-      ensure(chunk, 1, crc, out);
-      int n = Math.min(loopState.length - at, chunk.remaining());
-      chunk.put(loopState, at, n);
-      at += n;
-    }
+    putBytes(chunk, loopState, crc, out);
     drain(chunk, crc, out);
     chunk.putLong(crc.getValue());
     chunk.flip();
@@ -92,7 +85,11 @@ public record Checkpoint(
   }
 
   private static void putString(ByteBuffer chunk, String s, CRC32 crc, OutputStream out) throws IOException {
-    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    putBytes(chunk, s.getBytes(StandardCharsets.UTF_8), crc, out);
+  }
+
+  /** The length, then the bytes. */
+  private static void putBytes(ByteBuffer chunk, byte[] b, CRC32 crc, OutputStream out) throws IOException {
     ensure(chunk, 4, crc, out);
     chunk.putInt(b.length);
     for (int at = 0; at < b.length; ) {

@@ -42,10 +42,7 @@ final class Shapes {
       return List.of(d.units());
     } else if (layer instanceof LayerSpec.Conv2D c) {
       requireRank(where, layer, cur, 3, "an image input [height, width, channels]");
-      InvalidSettingException.atLeast(where + ".filters", c.filters(), 1);
-      InvalidSettingException.atLeast(where + ".kernel", c.kernel(), 1);
-      InvalidSettingException.atLeast(where + ".stride", c.stride(), 1);
-      Objects.requireNonNull(c.activation(), where + ".activation");
+      checkConvolution(where, c.filters(), c.kernel(), c.stride(), c.activation());
       return List.of(
           windowOut(where, cur.get(0), c.kernel(), c.stride(), c.padding()),
           windowOut(where, cur.get(1), c.kernel(), c.stride(), c.padding()),
@@ -96,10 +93,7 @@ final class Shapes {
       return List.of(cur.get(cur.size() - 1));
     } else if (layer instanceof LayerSpec.Conv1D c) {
       requireRank(where, layer, cur, 2, "a sequence input [length, channels] (e.g. a sequence column's embeddings)");
-      InvalidSettingException.atLeast(where + ".filters", c.filters(), 1);
-      InvalidSettingException.atLeast(where + ".kernel", c.kernel(), 1);
-      InvalidSettingException.atLeast(where + ".stride", c.stride(), 1);
-      Objects.requireNonNull(c.activation(), where + ".activation");
+      checkConvolution(where, c.filters(), c.kernel(), c.stride(), c.activation());
       return List.of(windowOut(where, cur.get(0), c.kernel(), c.stride(), c.padding()), c.filters());
     }
     throw new IllegalStateException("unknown layer " + layer);
@@ -163,6 +157,13 @@ final class Shapes {
       }
     }
     return sequenceShape != null ? sequenceShape : List.of(width);
+  }
+
+  private static void checkConvolution(String where, int filters, int kernel, int stride, Activation activation) {
+    InvalidSettingException.atLeast(where + ".filters", filters, 1);
+    InvalidSettingException.atLeast(where + ".kernel", kernel, 1);
+    InvalidSettingException.atLeast(where + ".stride", stride, 1);
+    Objects.requireNonNull(activation, where + ".activation");
   }
 
   private static void requireRank(String where, LayerSpec layer, List<Integer> shape, int rank, String what) {
