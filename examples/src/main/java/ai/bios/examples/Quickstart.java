@@ -28,8 +28,9 @@ public final class Quickstart {
       System.out.printf(Locale.ROOT, "Training on the Adult census data: %d barrier workers, %s mode, %d epochs%n",
           workers, mode, epochs);
       AdultPipeline.Result r = AdultPipeline.run(spark, "examples/data/adult", mode, workers, epochs);
-      System.out.printf(Locale.ROOT, "test accuracy: %.4f on adult.test.csv (trained in %.1f s, %d steps, final loss %.4f)%n",
-          r.accuracy(), r.trainSeconds(), r.steps(), r.finalLoss());
+      System.out.printf(Locale.ROOT,
+          "test accuracy: %.4f on adult.test.csv (trained in %.1f s, %d steps, %d epochs; kept epoch %d, validation accuracy %.4f)%n",
+          r.accuracy(), r.trainSeconds(), r.steps(), r.epochsRun(), r.bestEpoch(), r.valAccuracy());
     } finally {
       spark.stop();
     }
