@@ -55,18 +55,29 @@ case class WorkerSummary(
 /**
  * The result of one fit: the loss history (global mean loss of every step, the same on every
  * worker) and each worker's summary.
+ *
+ * @param tensorBoardRun the fit's TensorBoard run directory, when `tensorBoardDir` is set
+ * @param reportFile the fit's HTML training report, when `reportDir` is set
  */
 case class TrainingSummary(
     lossHistory: Array[Double],
     steps: Long,
     trainSeconds: Double,
     mode: String,
-    workers: Seq[WorkerSummary]) {
+    workers: Seq[WorkerSummary],
+    tensorBoardRun: Option[String] = None,
+    reportFile: Option[String] = None) {
 
   def finalLoss: Double = if (lossHistory.isEmpty) Double.NaN else lossHistory.last
 
   /** For Java: the workers' summaries, by rank. */
   def getWorkers: java.util.List[WorkerSummary] = workers.asJava
+
+  /** For Java: the TensorBoard run directory of the fit, if written. */
+  def getTensorBoardRun: java.util.Optional[String] = java.util.Optional.ofNullable(tensorBoardRun.orNull)
+
+  /** For Java: the HTML training report of the fit, if written. */
+  def getReportFile: java.util.Optional[String] = java.util.Optional.ofNullable(reportFile.orNull)
 
   /** Samples per second over all workers (rank 0's view). */
   def samplesPerSecond: Double = workers.headOption.map(_.samplesPerSecond).getOrElse(0.0)
