@@ -2,7 +2,7 @@ package ai.bios.spark.internal
 
 import ai.bios.spark.TrainingSummary
 import org.apache.hadoop.conf.Configuration
-import org.apache.hadoop.fs.{FSDataOutputStream, Path}
+import org.apache.hadoop.fs.{ChecksumFileSystem, FSDataOutputStream, FileSystem, Path}
 import org.tensorflow.proto.{Event, Summary}
 
 import java.io.{IOException, OutputStream}
@@ -121,7 +121,7 @@ private[spark] object TensorBoardWriter {
     val runDir = new Path(dir, runName)
     val file = new Path(runDir, s"events.out.tfevents.${wall.toLong}.${host()}.bios")
     val out = try {
-      val fs = runDir.getFileSystem(conf)
+      val fs = TensorBoardWriter.fileSystem(runDir, conf)
       fs.mkdirs(runDir)
       fs.create(file, false)
     } catch {
@@ -138,6 +138,15 @@ private[spark] object TensorBoardWriter {
         throw e
     }
     writer
+  }
+
+  /**
+   * The file system of `path`; for a checksummed one (file:) its raw file system, so no
+   * `.<name>.crc` file appears beside ours (TensorBoard would try to read `.events...crc` too).
+   */
+  def fileSystem(path: Path, conf: Configuration): FileSystem = path.getFileSystem(conf) match {
+    case c: ChecksumFileSystem => c.getRawFileSystem
+    case fs => fs
   }
 
   private def host(): String =

@@ -53,7 +53,7 @@ private[spark] object TrainingReportHtml {
   /** Writes `html` to `file` on any Hadoop file system, replacing nothing; fails naming reportDir. */
   def write(file: Path, html: String, conf: Configuration): Unit = {
     try {
-      val fs = file.getFileSystem(conf)
+      val fs = TensorBoardWriter.fileSystem(file, conf)
       fs.mkdirs(file.getParent)
       val out = fs.create(file, false)
       try out.write(html.getBytes(StandardCharsets.UTF_8)) finally out.close()
