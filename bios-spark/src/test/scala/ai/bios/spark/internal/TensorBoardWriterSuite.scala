@@ -47,6 +47,33 @@ class TensorBoardWriterSuite extends AnyFunSuite {
     assert(EventFileReader.records(new ByteArrayInputStream(bytes)).map(_.toSeq) == Seq(data.toSeq))
   }
 
+  test("TensorFlow's own summary writer's file reads through the reader, and our framing of its records " +
+    "reproduces the file byte for byte") {
+    val dir = tempDir()
+    scala.util.Using.resource(org.tensorflow.EagerSession.create()) { session =>
+      val tf = org.tensorflow.op.Ops.create(session)
+      val w = tf.summary.summaryWriter(org.tensorflow.op.summary.SummaryWriter.sharedName("bios-test"))
+      tf.summary.createSummaryFileWriter(w, tf.constant(dir.toString), tf.constant(10), tf.constant(60000), tf.constant(".tf"))
+      tf.summary.writeScalarSummary(w, tf.constant(7L), tf.constant("train/loss"), tf.constant(0.5f))
+      tf.summary.writeScalarSummary(w, tf.constant(8L), tf.constant("train/loss"), tf.constant(0.25f))
+      tf.summary.flushSummaryWriter(w)
+      tf.summary.closeSummaryWriter(w)
+    }
+    val file = Files.list(dir).iterator().asScala.toSeq.filter(_.getFileName.toString.contains("tfevents")) match {
+      case Seq(f) => f
+      case other => fail(s"TensorFlow wrote $other")
+    }
+    val tfBytes = Files.readAllBytes(file)
+    val records = EventFileReader.records(new ByteArrayInputStream(tfBytes))
+    val events = records.map(r => org.tensorflow.proto.Event.parseFrom(r))
+    assert(events.head.getFileVersion == TensorBoardWriter.FileVersion, "the same first event as ours")
+    assert(events.filter(_.hasSummary).map(e => (e.getStep, e.getSummary.getValue(0).getTag)) ==
+      Seq(7L -> "train/loss", 8L -> "train/loss"))
+    val ours = new ByteArrayOutputStream()
+    records.foreach(r => TensorBoardWriter.frame(ours, r))
+    assert(ours.toByteArray.toSeq == tfBytes.toSeq)
+  }
+
   test("the reader detects a CRC mismatch in the data, in the length, and a truncated record") {
     val out = new ByteArrayOutputStream()
     TensorBoardWriter.frame(out, "payload".getBytes(StandardCharsets.US_ASCII))
