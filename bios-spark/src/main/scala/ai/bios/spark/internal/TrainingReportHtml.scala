@@ -105,7 +105,7 @@ private[spark] object TrainingReportHtml {
     val (y0, y1) = (pts.map(_._2).min, pts.map(_._2).max)
     def sx(x: Double) = left + (if (x1 == x0) 0.5 else (x - x0) / (x1 - x0)) * (w - left - pad)
     def sy(y: Double) = h - bottom - (if (y1 == y0) 0.5 else (y - y0) / (y1 - y0)) * (h - bottom - pad)
-    val line = pts.map { case (x, y) => s"${c(sx(x))},${c(sy(y))}" }
+    val line = envelope(pts, MaxBuckets).map { case (x, y) => s"${c(sx(x))},${c(sy(y))}" }
     val b = new StringBuilder
     b ++= s"""<svg id="$id" width="${c(w)}" height="${c(h)}" viewBox="0 0 ${c(w)} ${c(h)}" role="img">"""
     b ++= s"""<line x1="${c(left)}" y1="${c(h - bottom)}" x2="${c(w - pad)}" y2="${c(h - bottom)}" stroke="#888"/>"""
@@ -122,6 +122,18 @@ private[spark] object TrainingReportHtml {
     b ++= "</svg>\n"
     b.toString
   }
+
+  private val MaxBuckets = 1000
+
+  /**
+   * At most `buckets` runs of consecutive points, each drawn by its lowest and highest point in
+   * order, so a long run's chart stays small and keeps its spikes; short series are drawn whole.
+   */
+  private def envelope(pts: Seq[(Double, Double)], buckets: Int): Seq[(Double, Double)] =
+    if (pts.size <= 2 * buckets) pts
+    else pts.grouped((pts.size + buckets - 1) / buckets).flatMap { g =>
+      Seq(g.minBy(_._2), g.maxBy(_._2)).distinct.sortBy(_._1)
+    }.toSeq
 
   /** An SVG coordinate (locale-independent). */
   private def c(d: Double): String = String.format(Locale.ROOT, "%.1f", java.lang.Double.valueOf(d))

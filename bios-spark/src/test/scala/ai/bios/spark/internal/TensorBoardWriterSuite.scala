@@ -154,4 +154,12 @@ class TensorBoardWriterSuite extends AnyFunSuite {
     assert(byId("settings").getTextContent.contains("a&b"), "escaped text parses back")
     assert(!html.contains("<script") && !html.toLowerCase.contains("http") && !html.contains("url("), "nothing external")
   }
+
+  test("a long run's loss chart keeps each stretch's lowest and highest loss, in a bounded number of points") {
+    val losses = Array.tabulate(100000)(i => if (i == 54321) 9.0 else 1.0 + (i % 7) * 0.01)
+    val html = TrainingReportHtml.render("long", summary.copy(lossHistory = losses, steps = losses.length), Nil)
+    val points = "points=\"([^\"]*)\"".r.findFirstMatchIn(html).get.group(1).split(" ")
+    assert(points.length <= 2000 && points.length >= 1000, points.length)
+    assert(points.map(_.split(",")(1).toDouble).min == 10.0, "the spike (highest loss) is drawn at the top")
+  }
 }
