@@ -1,8 +1,8 @@
 package ai.bios.spark
 
 import ai.bios.spark.conf.BiosConf
-import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FitErrors, HadoopCheckpointStore, RingSecret,
-  RowDecoder, TrainingHooks}
+import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FitErrors, FitOutputs, HadoopCheckpointStore,
+  RingSecret, RowDecoder, TrainingHooks}
 import ai.bios.tf.checkpoint.RunIdentity
 import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig, ValidationMetric}
@@ -85,6 +85,10 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setSharding(v: String): this.type = set(sharding, BiosParams.parseSharding(v))
   def setCheckpointDir(v: String): this.type = set(checkpointDir, v)
   def setCheckpointInterval(v: Int): this.type = set(checkpointInterval, v)
+  /** TensorBoard event files, one run directory per fit, on any Hadoop file system. Default: "" (off). */
+  def setTensorBoardDir(v: String): this.type = set(tensorBoardDir, v)
+  /** An HTML training report per fit, on any Hadoop file system. Default: "" (off). */
+  def setReportDir(v: String): this.type = set(reportDir, v)
 
   // ---- Validation and early stopping ----
   /** Boolean column marking validation rows (true), like Horovod's. Default: "" (none). */
@@ -221,18 +225,21 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}",
       validation = validationRows, earlyStopping = getEarlyStopping)
+    val outputs = FitOutputs.open(getTensorBoardDir, getReportDir, uid, job.runId, sc.hadoopConfiguration)
     if (!sc.getConf.get("spark.plugins", "").contains(classOf[BiosPlugin].getName)) {
       logInfo(s"Training without live progress on the driver: add spark.plugins=${classOf[BiosPlugin].getName}")
     }
     val t0 = System.nanoTime()
-    val results = FitErrors.asFit(sc, s"bios-$uid",
+    val results = try FitErrors.asFit(sc, s"bios-$uid",
         s"Bios fit $uid: $getNumWorkers workers, $getEpochs epochs, ${BiosParams.lower(getExecutionMode.name())} mode") {
       BarrierTraining.run(df, job, getNumWorkers, direct)
-    }
+    } catch { case e: Throwable => outputs.close(); throw e }
     val seconds = (System.nanoTime() - t0) / 1e9
-    val summary = TrainingSummary(results.head.losses, results.head.losses.length.toLong, seconds,
+    val trained = TrainingSummary(results.head.losses, results.head.losses.length.toLong, seconds,
       BiosParams.lower(getExecutionMode.name()), results.map(_.summary), results.head.epochs,
       results.head.bestEpoch, results.head.stoppedEarly)
+    val summary = outputs.finish(trained, optimizerSpec.learningRateAt, FitOutputs.epochMetrics(trained),
+      extractParamMap().toSeq.map(p => p.param.name -> String.valueOf(p.value)).sortBy(_._1), s"Bios fit ${outputs.runName}")
     logInfo(summary.toString)
     copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary)
   }

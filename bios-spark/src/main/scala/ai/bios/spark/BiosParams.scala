@@ -83,6 +83,19 @@ trait BiosParams extends Params {
   final val checkpointInterval = new IntParam(this, "checkpointInterval",
     "steps between checkpoints (0: none)", ParamValidators.gtEq(0))
 
+  // --- Outputs for people: TensorBoard events and the HTML training report ---
+  final val tensorBoardDir = new Param[String](this, "tensorBoardDir",
+    "directory on any Hadoop file system (file:, hdfs:, s3a:, ...) for TensorBoard event files, one run " +
+      "directory per fit named <UTC time>-<uid>-<fit id>: loss, learning rate, samples/s, input-wait and " +
+      "device-idle fractions per step, per-epoch metrics (empty: off)")
+  final val reportDir = new Param[String](this, "reportDir",
+    "directory on any Hadoop file system for a self-contained HTML training report per fit, " +
+      "<UTC time>-<uid>-<fit id>.html: loss curve, workers, stage costs, settings (empty: off)")
+  setDefault(tensorBoardDir -> "", reportDir -> "")
+  def getTensorBoardDir: String = $(tensorBoardDir)
+  def getReportDir: String = $(reportDir)
+  // --- end of outputs for people ---
+
   setDefault(
     featuresCol -> "features",
     labelCol -> "label",

@@ -64,6 +64,8 @@ case class WorkerSummary(
  *     such number, e.g. validation metrics without validation rows)
  * @param bestEpoch with early stopping, the epoch whose weights the model holds; -1 without
  * @param stoppedEarly whether early stopping decided to stop
+ * @param tensorBoardRun the fit's TensorBoard run directory, when `tensorBoardDir` is set
+ * @param reportFile the fit's HTML training report, when `reportDir` is set
  */
 case class TrainingSummary(
     lossHistory: Array[Double],
@@ -73,7 +75,9 @@ case class TrainingSummary(
     workers: Seq[WorkerSummary],
     history: Seq[EpochMetrics] = Nil,
     bestEpoch: Int = -1,
-    stoppedEarly: Boolean = false) {
+    stoppedEarly: Boolean = false,
+    tensorBoardRun: Option[String] = None,
+    reportFile: Option[String] = None) {
 
   /** The last step's global mean loss (see [[history]] for each epoch's mean). */
   def finalLoss: Double = if (lossHistory.isEmpty) Double.NaN else lossHistory.last
@@ -100,6 +104,12 @@ case class TrainingSummary(
 
   /** For Java: the workers' summaries, by rank. */
   def getWorkers: java.util.List[WorkerSummary] = workers.asJava
+
+  /** For Java: the TensorBoard run directory of the fit, if written. */
+  def getTensorBoardRun: java.util.Optional[String] = java.util.Optional.ofNullable(tensorBoardRun.orNull)
+
+  /** For Java: the HTML training report of the fit, if written. */
+  def getReportFile: java.util.Optional[String] = java.util.Optional.ofNullable(reportFile.orNull)
 
   /** Samples per second over all workers (rank 0's view). */
   def samplesPerSecond: Double = workers.headOption.map(_.samplesPerSecond).getOrElse(0.0)

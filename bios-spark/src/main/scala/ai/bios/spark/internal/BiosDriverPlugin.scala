@@ -21,8 +21,15 @@ private[spark] object DriverProgress {
   /** The newest report of every worker of the newest fit. */
   val workers = new java.util.concurrent.ConcurrentHashMap[Int, Progress]()
   @volatile private var run: String = _
+  /** Who else hears a fit's reports (its TensorBoard writer), by run id. */
+  private val listeners = new java.util.concurrent.ConcurrentHashMap[String, Progress => Unit]()
+
+  /** `f` hears every report of run `run` until [[unlisten]]; it must not throw. */
+  def listen(run: String, f: Progress => Unit): Unit = listeners.put(run, f)
+  def unlisten(run: String): Unit = listeners.remove(run)
 
   def record(p: Progress): Unit = {
+    Option(listeners.get(p.run)).foreach(_(p))
     synchronized {
       if (p.run != run) { // a new fit: forget the last one's workers
         run = p.run
