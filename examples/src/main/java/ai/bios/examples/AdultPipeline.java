@@ -39,7 +39,7 @@ import org.apache.spark.sql.SparkSession;
  * train on the same columns (one-hot encoded) first. The last line printed is JSON.
  *
  * <pre>examples/bin/run-example AdultPipeline [--mode simple|efficient] [--workers N] [--epochs N]
- *     [--compare-mllib true]</pre>
+ *     [--compare-mllib true] [--tensorboard-dir DIR] [--report-dir DIR]</pre>
  */
 public final class AdultPipeline {
   private AdultPipeline() {}
@@ -172,6 +172,12 @@ public final class AdultPipeline {
   }
 
   public static Result run(SparkSession spark, String dataDir, String mode, int workers, int epochs) {
+    return run(spark, dataDir, mode, workers, epochs, "", "");
+  }
+
+  /** As above, also writing TensorBoard event files and an HTML report when the directories are set. */
+  public static Result run(SparkSession spark, String dataDir, String mode, int workers, int epochs,
+      String tensorBoardDir, String reportDir) {
     // Settings first: a bad one fails here, naming itself, before any data is read.
     BiosEstimator bios = new BiosEstimator()
         .setNumWorkers(workers).setBatchSize(256).setEpochs(epochs)
@@ -179,7 +185,8 @@ public final class AdultPipeline {
         // 10% of adult.csv is held out for validation; training stops after 3 epochs without a
         // better validation loss and keeps the best epoch's weights. adult.test.csv is only scored.
         .setValidationFraction(0.1).setEarlyStoppingPatience(3)
-        .setExecutionMode(mode).setPrefetchDepth("auto").setSeed(7);
+        .setExecutionMode(mode).setPrefetchDepth("auto").setSeed(7)
+        .setTensorBoardDir(tensorBoardDir).setReportDir(reportDir);
     Dataset<Row> train = read(spark, dataDir + "/adult.csv").cache();
     Dataset<Row> test = read(spark, dataDir + "/adult.test.csv").cache();
     List<PipelineStage> stages = embeddingStages();
@@ -267,6 +274,8 @@ public final class AdultPipeline {
     String master = a.get("master", submittedMasterOr("local[" + Math.max(2, workers) + "]"));
     String data = a.get("data", "examples/data/adult");
     boolean baseline = Boolean.parseBoolean(a.get("compare-mllib", "false"));
+    String tensorBoardDir = a.get("tensorboard-dir", "");
+    String reportDir = a.get("report-dir", "");
     a.requireConsumed();
     SparkSession spark = localSpark("Bios AdultPipeline", master).getOrCreate();
     try {
@@ -276,7 +285,7 @@ public final class AdultPipeline {
         System.out.printf(Locale.ROOT, "MLlib MultilayerPerceptronClassifier [n,64,32,2], maxIter 200: accuracy %.4f, fit %.1f s%n",
             b.mlpAccuracy(), b.mlpSeconds());
       }
-      Result r = run(spark, data, mode, workers, epochs);
+      Result r = run(spark, data, mode, workers, epochs, tensorBoardDir, reportDir);
       System.out.printf(Locale.ROOT, "Adult pipeline: accuracy %.4f on adult.test.csv, trained in %.1f s (%s, %d workers)%n",
           r.accuracy(), r.trainSeconds(), r.mode(), r.workers());
       if (!r.gpus().isEmpty()) {
