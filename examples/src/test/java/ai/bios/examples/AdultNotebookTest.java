@@ -131,7 +131,7 @@ class AdultNotebookTest {
     IMain repl = new IMain(settings, new ReplReporterImpl(settings, new PrintWriter(out, true)));
     assertTrue(repl.initializeCompiler(), "the REPL's compiler starts");
     // As spark-shell does: code run on this thread (the driver) sees the REPL's classes.
-    repl.setContextClassLoader();
+    Thread.currentThread().setContextClassLoader(repl.classLoader());
     return repl;
   }
 
