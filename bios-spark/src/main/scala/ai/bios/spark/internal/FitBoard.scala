@@ -69,9 +69,10 @@ private[spark] object FitBoard {
   /** A fit of `workers` workers starts. */
   def started(run: String, workers: Int): Unit = synchronized { live(run, workers) }
 
-  /** One worker's report. */
-  def record(p: Progress): Unit = synchronized {
-    val fit = live(p.run, p.rank + 1)
+  /** One worker's report; ignored unless its fit is kept (a late one of a forgotten fit). */
+  def record(p: Progress): Unit = synchronized { fits.get(p.run).foreach(record(_, p)) }
+
+  private def record(fit: Live, p: Progress): Unit = {
     fit.ranks.put(p.rank, p)
     if (p.rank == 0) {
       fit.latest = Some(p)
@@ -88,7 +89,10 @@ private[spark] object FitBoard {
 
   /** The fit ended: with every worker's result, or with the failure. */
   def ended(run: String, outcome: Either[Throwable, Seq[BarrierTraining.WorkerResult]]): Unit = synchronized {
-    val fit = live(run, 0)
+    fits.get(run).foreach(ended(_, outcome))
+  }
+
+  private def ended(fit: Live, outcome: Either[Throwable, Seq[BarrierTraining.WorkerResult]]): Unit = {
     fit.endedMillis = System.currentTimeMillis()
     outcome match {
       case Right(results) =>
@@ -109,4 +113,6 @@ private[spark] object FitBoard {
     while (fits.size > KeptFits) fits.remove(fits.head._1)
     fit
   }
+  // Every fit is started before its workers report, and ends (BarrierTraining.run), so none stays
+  // "running" forever; a report of a fit that has been forgotten does not bring it back.
 }

@@ -20,6 +20,10 @@ class FitBoardSuite extends AnyFunSuite {
     assert(loss.size <= FitBoard.KeptPoints && loss.size >= FitBoard.KeptPoints / 2, loss.size)
     assert(loss.head == ((1.0, 1.0)) && loss.last == ((5.0 * FitBoard.KeptPoints, 1.0 / (5 * FitBoard.KeptPoints))))
     assert(loss.map(_._1) == loss.map(_._1).sorted.distinct, "points stay in step order")
+    FitBoard.record(progress("board-0", 0, 1, 1.0))
+    assert(!FitBoard.snapshot().exists(_.run == "board-0"), "a late report does not bring a forgotten fit back")
+    runs.foreach(FitBoard.ended(_, Left(new IllegalStateException("test fit"))))
+    assert(FitBoard.snapshot().forall(_.state == FitBoard.Failed))
   }
 
   test("one validation point per epoch, at the report that first carried it; the JSON has no NaN") {
@@ -33,5 +37,6 @@ class FitBoardSuite extends AnyFunSuite {
     assert(fit.validation == Vector((20.0, 0.7), (40.0, 0.4)))
     val json = JsonMethods.compact(BiosPage.json(Vector(fit)))
     assert(!json.contains("NaN") && json.contains("\"finalLoss\":null"), json)
+    FitBoard.ended(run, Left(new IllegalStateException("test fit")))
   }
 }
