@@ -85,12 +85,21 @@ private[spark] object BarrierTraining extends Logging {
     val rows: RDD[Row] = if (direct) df.rdd
       else shard(df, workers, job.decoder, job.mapsAhead).mapPartitions(inKeyOrder, preservesPartitioning = true)
     val where = if (direct) "input partition %d of the training data" else "worker %d's shard"
-    val results = rows.barrier().mapPartitions { it => Iterator(trainRecorded(it, job, where)) }
-      .map(r => (r.rank, r))
-      .partitionBy(new HashPartitioner(1)) // the barrier stage becomes a retryable ShuffleMapStage
-      .values
-      .collect()
-    results.sortBy(_.rank).toSeq
+    FitBoard.started(job.runId, workers)
+    val results = try {
+      rows.barrier().mapPartitions { it => Iterator(trainRecorded(it, job, where)) }
+        .map(r => (r.rank, r))
+        .partitionBy(new HashPartitioner(1)) // the barrier stage becomes a retryable ShuffleMapStage
+        .values
+        .collect()
+        .sortBy(_.rank).toSeq
+    } catch {
+      case e: Throwable =>
+        FitBoard.ended(job.runId, Left(e))
+        throw e
+    }
+    FitBoard.ended(job.runId, Right(results))
+    results
   }
 
   /** The shard's rows, checking the order the determinism rests on: keys strictly increase. */
@@ -152,7 +161,8 @@ private[spark] object BarrierTraining extends Logging {
       val peers = parsed.map(a => new InetSocketAddress(a(0), a(1).toInt)).toList
       val watched = if (job.earlyStopping.enabled()) job.earlyStopping.metric() else ValidationMetric.VAL_LOSS
       val progress = ExecutorPluginContext.get
-        .map(new ProgressSender(_, 1000000000L, job.runId, rank, job.validation.map(_ => watched)))
+        .map(new ProgressSender(_, 1000000000L, job.runId, rank, job.validation.map(_ => watched),
+          gpu.getOrElse("")))
         .getOrElse(StepListener.NONE)
       val compute = new ComputeOptions(gpu.orNull, Math.max(1, ctx.cpus()), 1)
       job.hooks.reached(TrainingHooks.Connect, rank, attempt)

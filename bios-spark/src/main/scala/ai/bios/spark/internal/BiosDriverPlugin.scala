@@ -81,6 +81,9 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
       t
     }
     printer.scheduleAtFixedRate(() => printLine(), interval, interval, TimeUnit.MILLISECONDS)
+    // The Bios tab of the driver's web UI (no second server): the fits' curves, workers and timelines.
+    org.apache.spark.ml.bios.SparkUiTab.attach(sc, "bios", "Bios",
+      () => BiosPage.content(FitBoard.snapshot()), () => BiosPage.json(FitBoard.snapshot()))
     Map.empty[String, String].asJava
   }
 
@@ -107,6 +110,7 @@ private[spark] final class BiosDriverPlugin extends DriverPlugin with Logging {
     message match {
       case p: Progress =>
         DriverProgress.record(p)
+        FitBoard.record(p)
         if (p.rank == 0 && p.step == p.totalSteps) printLine()
       case ExecutorReady(id, version) =>
         DriverProgress.executors.put(id, version)

@@ -15,6 +15,13 @@ public interface StepListener {
    */
   default void onEpoch(EpochMetrics epoch) throws Exception {}
 
+  /**
+   * Called once before the first step with the run's timeline, which the listener may read for
+   * steps it has been handed (their stages up to APPLY are recorded before {@link #onStep}; REPORT
+   * and CHECKPOINT of earlier steps may still be in flight and read as not run).
+   */
+  default void onTimeline(StepTimeline timeline) throws Exception {}
+
   /** Called after a checkpoint for {@code step} is durably written. */
   default void onCheckpoint(long step) throws Exception {}
 

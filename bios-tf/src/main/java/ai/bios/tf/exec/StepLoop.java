@@ -167,6 +167,11 @@ public final class StepLoop {
     RunRecorder recorder = new RunRecorder(schedule, losses, first, shape.end(), shape.stepsPerEpoch() > 0);
     StepTimeline timeline = recorder.timeline();
     StepExecutor executor = new StepExecutor(model, collective, timeline);
+    try {
+      listener.onTimeline(timeline);
+    } catch (Exception e) {
+      throw new IllegalStateException("the step listener failed on the run's timeline: " + e.getMessage(), e);
+    }
     recorder.start();
     epochs.start();
     long step = first;
