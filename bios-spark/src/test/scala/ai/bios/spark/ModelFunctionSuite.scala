@@ -6,7 +6,10 @@ import org.apache.spark.ml.feature.VectorAssembler
 import org.apache.spark.ml.linalg.Vector
 import org.apache.spark.sql.DataFrame
 import org.scalatest.funsuite.AnyFunSuite
+import ai.bios.tf.model.ModelContext.Initializer
 import org.tensorflow.Operand
+import org.tensorflow.ndarray.Shape
+import org.tensorflow.op.core.ReduceSum
 import org.tensorflow.types.TFloat32
 
 import java.nio.file.Files
@@ -15,6 +18,19 @@ import java.nio.file.Files
 class TwoDenseFunction extends ModelFunction {
   override def build(ctx: ModelContext): Operand[TFloat32] =
     ctx.dense(ctx.dense(ctx.features(), 8, Activation.RELU), ctx.outputs(), Activation.NONE)
+}
+
+/** The README's example: wide & deep with a bilinear interaction of the first features and the rest. */
+class WideDeepBilinear extends ModelFunction {
+  override def build(ctx: ModelContext): Operand[TFloat32] = {
+    val tf = ctx.tf
+    val wide = ctx.dense(ctx.features, ctx.outputs, Activation.NONE)
+    val deep = ctx.dense(ctx.dense(ctx.features, 32, Activation.RELU), ctx.outputs, Activation.NONE)
+    val (u, v) = (ctx.slice(0, 1), ctx.slice(1, ctx.featureSize - 1))
+    val w = ctx.variable("bilinear", Shape.of(1, ctx.featureSize - 1), Initializer.GLOROT_UNIFORM)
+    val pair = tf.reduceSum(tf.math.mul(tf.linalg.matMul(u, w), v), tf.constant(1), ReduceSum.keepDims(true))
+    tf.math.add(tf.math.add(wide, deep), pair) // broadcasts over the outputs
+  }
 }
 
 /** A model function trained by BiosEstimator on 2 workers, saved in a pipeline and loaded again. */
@@ -53,5 +69,14 @@ class ModelFunctionSuite extends AnyFunSuite with LocalSpark {
       assert(loaded.stages.last.asInstanceOf[BiosModel].getModelSpec.modelFunction == classOf[TwoDenseFunction].getName)
       assert(probabilities(loaded, train) == expected)
     } finally org.apache.commons.io.FileUtils.deleteQuietly(dir)
+  }
+
+  test("the README's wide & deep bilinear function learns the data") {
+    val train = data(400, 3)
+    val spec = ModelSpec.builder(3).modelFunction(classOf[WideDeepBilinear], 2).seed(7).build()
+    val model = fit(spec, train)
+    val correct = model.transform(train).select("prediction", "label").collect()
+      .count(r => r.getDouble(0) == r.getDouble(1))
+    assert(correct > 0.8 * 400, s"$correct of 400 right")
   }
 }
