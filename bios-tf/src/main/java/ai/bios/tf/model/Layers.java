@@ -48,6 +48,9 @@ final class Layers {
   }
 
   static Network build(Ops tf, ModelSpec spec, Operand<TFloat32> input) {
+    if (spec.modelFunction() != null) {
+      return buildFunction(tf, spec, input);
+    }
     Params params = new Params(new SplittableRandom(spec.seed()));
     Operand<TFloat32> inference = forward(tf, spec.layers(), spec.inputShape(), input, params, null, "layer");
     Operand<TFloat32> training = inference;
@@ -60,6 +63,33 @@ final class Layers {
       seed = pass.seed; // null when only batch norm differs: nothing to feed
     }
     return new Network(inference, training, seed, params.trainable, params.state, params.initialFlat(), sums,
+        params.norms);
+  }
+
+  /** A dense layer: kernel (Glorot uniform) then bias (zeros), drawn in that order. */
+  static Operand<TFloat32> dense(Ops scope, Params params, Operand<TFloat32> h, int in, int units,
+      Activation activation) {
+    Variable<TFloat32> w = params.trainable(scope, "kernel", Shape.of(in, units),
+        r -> TrainableModel.glorotUniform(r, in * units, in, units));
+    Variable<TFloat32> b = params.trainable(scope, "bias", Shape.of(units), r -> new float[units]);
+    return activate(scope, scope.nn.biasAdd(scope.linalg.matMul(h, w), b), activation);
+  }
+
+  /**
+   * A {@link ModelFunction}'s network: one pass (the function's graph is both the training and the
+   * inference pass), its variables, their initial values; the logits width is checked.
+   */
+  private static Network buildFunction(Ops tf, ModelSpec spec, Operand<TFloat32> input) {
+    Params params = new Params(new SplittableRandom(spec.seed()));
+    ModelFunction fn = spec.newModelFunction();
+    Operand<TFloat32> logits = fn.build(new ModelContext(tf, spec, input, params));
+    org.tensorflow.ndarray.Shape s = logits == null ? null : logits.shape();
+    if (s == null || s.numDimensions() != 2 || s.size(1) != spec.outputs()) {
+      throw new ai.bios.tf.InvalidSettingException("model.modelFunction", spec.modelFunction(),
+          "returned logits of shape " + s + " but the spec declares " + spec.outputs()
+              + " outputs: return [batch, " + spec.outputs() + "] or set ModelSpec.Builder.outputs(...) to the width it returns");
+    }
+    return new Network(logits, logits, null, params.trainable, params.state, params.initialFlat(), List.of(),
         params.norms);
   }
 
@@ -103,11 +133,7 @@ final class Layers {
       Ops scope = tf.withSubScope(prefix + i);
       List<Integer> out = shapes.get(i);
       if (layer instanceof LayerSpec.Dense d) {
-        int in = inShape.get(0);
-        Variable<TFloat32> w = params.trainable(scope, "kernel", Shape.of(in, d.units()),
-            r -> TrainableModel.glorotUniform(r, in * d.units(), in, d.units()));
-        Variable<TFloat32> b = params.trainable(scope, "bias", Shape.of(d.units()), r -> new float[d.units()]);
-        h = activate(scope, scope.nn.biasAdd(scope.linalg.matMul(h, w), b), d.activation());
+        h = dense(scope, params, h, inShape.get(0), d.units(), d.activation());
       } else if (layer instanceof LayerSpec.Conv2D c) {
         int cin = inShape.get(2);
         int k = c.kernel();

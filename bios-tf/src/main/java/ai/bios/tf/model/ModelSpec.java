@@ -44,14 +44,28 @@ public final class ModelSpec implements Serializable {
   private final List<LayerSpec> layers;
   private final Loss loss;
   private final long seed;
+  private final String modelFunction; // class name of a ModelFunction, null for the layer list
+  private final String modelConfig;
+  private final int functionOutputs;
   private final transient List<List<Integer>> shapes; // output shape of each layer, derived
 
+  public ModelSpec(List<Integer> inputShape, List<LayerSpec> layers, Loss loss, long seed) {
+    this(inputShape, layers, loss, seed, null, null, null);
+  }
+
+  /**
+   * With {@code modelFunction} (a {@link ModelFunction} class name) the layers must be empty and
+   * {@code outputs} gives the logits width; without it {@code modelConfig} and {@code outputs} are null.
+   */
   @JsonCreator
   public ModelSpec(
       @JsonProperty("inputShape") List<Integer> inputShape,
       @JsonProperty("layers") List<LayerSpec> layers,
       @JsonProperty("loss") Loss loss,
-      @JsonProperty("seed") long seed) {
+      @JsonProperty("seed") long seed,
+      @JsonProperty("modelFunction") String modelFunction,
+      @JsonProperty("modelConfig") String modelConfig,
+      @JsonProperty("outputs") Integer outputs) {
     if (inputShape == null || inputShape.isEmpty() || inputShape.size() == 2 || inputShape.size() > 3) {
       throw new InvalidSettingException(
           "model.inputShape", inputShape, "must be [features] or [height, width, channels]");
@@ -61,13 +75,31 @@ public final class ModelSpec implements Serializable {
         throw new InvalidSettingException("model.inputShape", inputShape, "must have dimensions >= 1");
       }
     }
+    this.loss = Objects.requireNonNull(loss, "model.loss");
+    this.seed = seed;
+    this.inputShape = List.copyOf(inputShape);
+    this.modelFunction = modelFunction;
+    this.modelConfig = modelConfig == null ? "" : modelConfig;
+    if (modelFunction != null) {
+      if (layers != null && !layers.isEmpty()) {
+        throw new InvalidSettingException("model.layers", layers,
+            "must be empty with a model function (" + modelFunction + "): build every layer in the function");
+      }
+      if (outputs == null || outputs < 1) {
+        throw new InvalidSettingException("model.outputs", outputs,
+            "must be >= 1 with a model function (" + modelFunction + "): set ModelSpec.Builder.outputs(width of its logits)");
+      }
+      this.layers = List.of();
+      this.functionOutputs = outputs;
+      this.shapes = List.of(List.of(outputs));
+      newModelFunction(); // a bad class name fails here, on the driver
+      return;
+    }
     if (layers == null || layers.isEmpty()) {
       throw new InvalidSettingException("model.layers", layers, "must hold at least one layer");
     }
-    this.inputShape = List.copyOf(inputShape);
     this.layers = List.copyOf(layers);
-    this.loss = Objects.requireNonNull(loss, "model.loss");
-    this.seed = seed;
+    this.functionOutputs = 0;
     this.shapes = Shapes.infer(this.inputShape, this.layers, "model.layers");
     if (!(this.layers.get(this.layers.size() - 1) instanceof LayerSpec.Dense)) {
       throw new InvalidSettingException(
@@ -100,6 +132,56 @@ public final class ModelSpec implements Serializable {
     return seed;
   }
 
+  /** Class name of the {@link ModelFunction} that builds the network, null when the layers do. */
+  @JsonProperty
+  @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+  public String modelFunction() {
+    return modelFunction;
+  }
+
+  /** The model function's config string, "" when none. */
+  @JsonProperty
+  @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+  public String modelConfig() {
+    return modelConfig;
+  }
+
+  @JsonProperty("outputs")
+  @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+  Integer jsonOutputs() {
+    return modelFunction == null ? null : functionOutputs;
+  }
+
+  /**
+   * A new instance of the model function, loaded by the thread context class loader (the
+   * application's jars on executors).
+   */
+  ModelFunction newModelFunction() {
+    ClassLoader loader = Thread.currentThread().getContextClassLoader();
+    if (loader == null) {
+      loader = ModelSpec.class.getClassLoader();
+    }
+    Class<?> c;
+    try {
+      c = Class.forName(modelFunction, true, loader);
+    } catch (ClassNotFoundException | LinkageError e) {
+      throw new InvalidSettingException("model.modelFunction", modelFunction,
+          "is not a class on the classpath (" + e + "): give the fully qualified name of a public class "
+              + "and ship its jar with the application (spark.jars / --jars)");
+    }
+    if (!ModelFunction.class.isAssignableFrom(c)) {
+      throw new InvalidSettingException("model.modelFunction", modelFunction,
+          "does not implement " + ModelFunction.class.getName() + ": implement it");
+    }
+    try {
+      return (ModelFunction) c.getConstructor().newInstance();
+    } catch (ReflectiveOperationException e) {
+      throw new InvalidSettingException("model.modelFunction", modelFunction,
+          "could not be constructed (" + e + "): it must be a public class (top-level or static nested) "
+              + "with a public no-arg constructor; lambdas are not supported");
+    }
+  }
+
   /** Number of values in one record's features (product of the input shape). */
   public int featureSize() {
     return inputShape.stream().reduce(1, (a, b) -> a * b);
@@ -107,6 +189,9 @@ public final class ModelSpec implements Serializable {
 
   /** Number of model outputs: the units of the last dense layer. */
   public int outputs() {
+    if (modelFunction != null) {
+      return functionOutputs;
+    }
     return shapes.get(shapes.size() - 1).get(0);
   }
 
@@ -125,12 +210,12 @@ public final class ModelSpec implements Serializable {
    * record checks use them to refuse category ids a column cannot look up.
    */
   public List<LayerSpec.Column> featureColumns() {
-    return layers.get(0) instanceof LayerSpec.FeatureColumns f ? f.columns() : List.of();
+    return !layers.isEmpty() && layers.get(0) instanceof LayerSpec.FeatureColumns f ? f.columns() : List.of();
   }
 
   /** A copy with another seed. */
   public ModelSpec withSeed(long newSeed) {
-    return new ModelSpec(inputShape, layers, loss, newSeed);
+    return new ModelSpec(inputShape, layers, loss, newSeed, modelFunction, modelConfig, jsonOutputs());
   }
 
   public String toJson() {
@@ -155,12 +240,15 @@ public final class ModelSpec implements Serializable {
         && inputShape.equals(m.inputShape)
         && layers.equals(m.layers)
         && loss == m.loss
-        && seed == m.seed;
+        && seed == m.seed
+        && Objects.equals(modelFunction, m.modelFunction)
+        && modelConfig.equals(m.modelConfig)
+        && functionOutputs == m.functionOutputs;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(inputShape, layers, loss, seed);
+    return Objects.hash(inputShape, layers, loss, seed, modelFunction, modelConfig, functionOutputs);
   }
 
   @Override
@@ -169,7 +257,7 @@ public final class ModelSpec implements Serializable {
   }
 
   private Object readResolve() {
-    return new ModelSpec(inputShape, layers, loss, seed); // re-derive shapes and re-validate
+    return new ModelSpec(inputShape, layers, loss, seed, modelFunction, modelConfig, jsonOutputs()); // re-derive shapes and re-validate
   }
 
   private static String describe(LayerSpec layer) {
@@ -182,6 +270,9 @@ public final class ModelSpec implements Serializable {
     private final List<LayerSpec> layers = new ArrayList<>();
     private Loss loss = Loss.SOFTMAX_CROSS_ENTROPY;
     private long seed = 1L;
+    private String modelFunction;
+    private String modelConfig;
+    private Integer outputs;
 
     private Builder(int... inputShape) {
       for (int d : inputShape) {
@@ -260,6 +351,23 @@ public final class ModelSpec implements Serializable {
       return this;
     }
 
+    /**
+     * Build the network with your own {@link ModelFunction} instead of layers: {@code function}
+     * is a public class with a public no-arg constructor (lambdas are not supported), stored by
+     * name; {@code outputs} is the width of the logits it returns.
+     */
+    public Builder modelFunction(Class<? extends ModelFunction> function, int outputs) {
+      return modelFunction(function.getName(), outputs, null);
+    }
+
+    /** As {@link #modelFunction(Class, int)} by class name, with a config string the function reads. */
+    public Builder modelFunction(String className, int outputs, String config) {
+      this.modelFunction = className;
+      this.outputs = outputs;
+      this.modelConfig = config;
+      return this;
+    }
+
     /** Default: softmax cross-entropy. */
     public Builder loss(Loss loss) {
       this.loss = loss;
@@ -273,7 +381,7 @@ public final class ModelSpec implements Serializable {
     }
 
     public ModelSpec build() {
-      return new ModelSpec(inputShape, layers, loss, seed);
+      return new ModelSpec(inputShape, layers, loss, seed, modelFunction, modelConfig, outputs);
     }
   }
 }

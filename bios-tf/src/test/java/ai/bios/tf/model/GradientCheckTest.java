@@ -121,7 +121,7 @@ class GradientCheckTest {
     return card;
   }
 
-  private static void check(ModelSpec spec) {
+  static void check(ModelSpec spec) {
     int n = 6;
     SplittableRandom rnd = new SplittableRandom(spec.seed() * 31);
     float[] x = new float[n * spec.featureSize()];
