@@ -81,6 +81,6 @@ final class StepExecutor {
     }
     model.applyWeightedGradients(gradients, weightSum);
     timeline.record(step, Stage.APPLY, t2, System.nanoTime());
-    return new StepResult(step, lossSum / weightSum, count, stats[2] > 0);
+    return new StepResult(step, lossSum / weightSum, count, stats[2] > 0, weightSum);
   }
 }

@@ -131,4 +131,46 @@ class WeightedTrainingTest {
       assertEquals(single[s], losses.get(0)[s], 1e-5 * Math.abs(single[s]), "step " + s);
     }
   }
+
+  @Test
+  void theEpochTrainingLossAndTheValidationLossAreWeightedMeans() {
+    TrainingConfig config = TrainingConfig.builder().mode(ExecutionMode.SIMPLE).batchSize(32).epochs(1).seed(3)
+        .shuffle(false).build();
+    InMemoryRecords validation = ai.bios.tf.Synthetic.hyperplane(100, 8, 9).withWeights(weights100());
+    try (TrainableModel model = new TrainableModel(ScheduleEquivalenceTest.SPEC, OptimizerSpec.adam(0.01),
+        ComputeOptions.cpu().withThreads(1, 1), OPTIONS)) {
+      TrainingReport report = new StepLoop(model, WEIGHTED, config).validation(validation).run();
+      // without shuffling step s trains records [32 s, 32 s + 32): its weight is theirs (sample x class weight)
+      double lossSum = 0;
+      double weightSum = 0;
+      float[][] row = new float[2][];
+      for (int s = 0; s < report.lossHistory().length; s++) {
+        double w = 0;
+        for (int i = 32 * s; i < Math.min(WEIGHTED.size(), 32 * s + 32); i++) {
+          WEIGHTED.read(i, 0, ValidationTest.recorder(row));
+          w += (i % 4) * (row[1][0] == 1 ? 3.0 : 1.0);
+        }
+        lossSum += report.lossHistory()[s] * w;
+        weightSum += w;
+      }
+      EpochMetrics epoch = report.epochs().get(0);
+      assertEquals(lossSum / weightSum, epoch.trainLoss(), 1e-12 * lossSum / weightSum, "train loss: weighted mean");
+      try (ai.bios.tf.input.BatchAssembler assembler = new ai.bios.tf.input.BatchAssembler(
+              ScheduleEquivalenceTest.SPEC, 100, true);
+          ai.bios.tf.input.Batch all = assembler.assemble(validation, java.util.stream.IntStream.range(0, 100).toArray(),
+              0, 100, 0, 0)) {
+        ai.bios.tf.model.Evaluation e = model.evaluate(all);
+        assertTrue(e.weightSum() != e.count(), "the weights are not all 1");
+        assertEquals(e.lossSum() / e.weightSum(), epoch.valLoss(), 1e-5 * epoch.valLoss(), "validation loss: weighted mean");
+      }
+    }
+  }
+
+  private static float[] weights100() {
+    float[] w = new float[100];
+    for (int i = 0; i < 100; i++) {
+      w[i] = (i % 3) * 0.5f;
+    }
+    return w;
+  }
 }
