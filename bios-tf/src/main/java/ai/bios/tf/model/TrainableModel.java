@@ -16,7 +16,6 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
@@ -32,7 +31,8 @@ import org.tensorflow.types.TInt64;
  *       from workers with unequal batches add up to the exact global sums;
  *   <li>(the caller sums buffers and counts across workers);
  *   <li>{@link #applyGradients}: divides the summed gradients by the global count in the graph and
- *       applies the optimizer.
+ *       applies the optimizer. With loss weights ({@link LossOptions}) each record's loss is
+ *       multiplied by its weight and {@link #applyWeightedGradients} divides by the global weight sum.
  * </ol>
  *
  * <p>Dropout and batch norm behave differently while training: the gradients come from a TRAINING
