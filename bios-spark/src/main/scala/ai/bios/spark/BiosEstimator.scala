@@ -103,6 +103,12 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   /** Least change that counts as an improvement. Default: 0. */
   def setEarlyStoppingMinDelta(v: Double): this.type = set(earlyStoppingMinDelta, v)
 
+  // ---- Losses and weights ----
+  def setWeightCol(v: String): this.type = set(weightCol, v)
+  def setClassWeights(v: String): this.type = set(classWeights, v)
+  def setClassWeights(v: Array[Double]): this.type = set(classWeights, v.mkString(","))
+  def setLabelSmoothing(v: Double): this.type = set(labelSmoothing, v)
+
   override def transformSchema(schema: StructType): StructType = {
     validate(schema)
     BiosModel.outputSchema(schema, getModelSpec, getPredictionCol, getProbabilityCol)
@@ -123,6 +129,9 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
         "every worker needs at least one record per step; raise batchSize or lower numWorkers")
     }
     validateValidation(schema)
+    // Losses and weights: the weight column's type, and the loss settings against the model's outputs.
+    RowDecoder.validateWeightColumn(schema, getWeightCol)
+    BiosParams.param(getLossOptions.requireFits(spec))
     if (getCheckpointInterval > 0 && getCheckpointDir.isEmpty) {
       throw new IllegalArgumentException(s"checkpointInterval=$getCheckpointInterval needs a checkpointDir; " +
         "set checkpointDir to a directory on a shared file system (hdfs://, s3a://, ...)")
@@ -200,13 +209,14 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val optimizerSpec = fitOptimizer(df, config, direct, validationRows)
     val schema = df.schema
     val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
-      getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs(), spec)
+      getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs(), spec,
+      getWeightCol, if (getWeightCol.isEmpty) -1 else schema.fieldIndex(getWeightCol))
     val checkpoints = Option(getCheckpointDir).filter(_.nonEmpty).map { dir =>
       val store = HadoopCheckpointStore(dir, BiosConf.KeepCheckpoints.get(session), sc.hadoopConfiguration)
       // Fail now, on the driver, if the directory cannot be written or holds another run.
       store.probeWritable()
       // What this fit can know before training; steps per epoch (-1) is not compared.
-      val wanted = new RunIdentity(spec.toJson, optimizerSpec.toString, getBatchSize, getSeed, getShuffle,
+      val wanted = new RunIdentity(spec.toJson, getLossOptions.identityWith(optimizerSpec.toString), getBatchSize, getSeed, getShuffle,
         getNumWorkers, -1, if (getShuffle) getShuffleWindow else 1)
       store.latestIdentity().map(_.differences(wanted)).filter(!_.isEmpty).foreach { differences =>
         throw new IllegalArgumentException(RunIdentity.mismatch(s"the newest checkpoint in checkpointDir $dir", differences))
@@ -224,7 +234,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       cacheMemoryBytes = BiosConf.CacheMemory.get(session),
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}",
-      validation = validationRows, earlyStopping = getEarlyStopping)
+      validation = validationRows, earlyStopping = getEarlyStopping, loss = getLossOptions)
     val outputs = FitOutputs.open(getTensorBoardDir, getReportDir, uid, job.runId, sc.hadoopConfiguration)
     if (!sc.getConf.get("spark.plugins", "").contains(classOf[BiosPlugin].getName)) {
       logInfo(s"Training without live progress on the driver: add spark.plugins=${classOf[BiosPlugin].getName}")

@@ -2,7 +2,7 @@ package ai.bios.spark
 
 import ai.bios.tf.InvalidSettingException
 import ai.bios.tf.exec.{EarlyStopping, ExecutionMode, PrefetchDepth, TrainingConfig, ValidationMetric}
-import ai.bios.tf.model.{LearningRateSchedule, ModelSpec, OptimizerSpec}
+import ai.bios.tf.model.{LearningRateSchedule, LossOptions, ModelSpec, OptimizerSpec}
 import org.apache.spark.ml.param._
 
 import java.util.Locale
@@ -203,6 +203,32 @@ trait BiosParams extends Params {
   /** The early-stopping settings (patience 0: off). */
   def getEarlyStopping: EarlyStopping = BiosParams.param(new EarlyStopping(
     ValidationMetric.parse($(earlyStoppingMetric)), $(earlyStoppingPatience), $(earlyStoppingMinDelta)))
+
+  // ---- Losses and weights (one block; defaults set here) ----
+
+  final val weightCol = new Param[String](this, "weightCol",
+    "numeric column of sample weights (finite, >= 0): each row's loss is multiplied by its weight and every step " +
+      "divides by the weight sum, so weight 2 counts a row twice and 0 ignores it (empty: every row weighs 1)")
+  final val classWeights = new Param[String](this, "classWeights",
+    "a loss weight per class, comma separated, multiplying the sample weight: one per output for softmax " +
+      "(\"1.0,3.0\"), \"negative,positive\" for a 1-output sigmoid (empty: none)",
+    (v: String) => BiosParams.valid(new LossOptions(false, LossOptions.parseClassWeights(v), 0)))
+  final val labelSmoothing = new DoubleParam(this, "labelSmoothing",
+    "label smoothing e in [0, 1): softmax trains on (1 - e) * onehot + e / classes, sigmoid on y * (1 - e) + " +
+      "e / 2 (0: off)",
+    (v: Double) => BiosParams.valid(new LossOptions(false, null, v)))
+
+  setDefault(
+    weightCol -> "",
+    classWeights -> "",
+    labelSmoothing -> 0.0)
+
+  def getWeightCol: String = $(weightCol)
+  def getClassWeights: String = $(classWeights)
+  def getLabelSmoothing: Double = $(labelSmoothing)
+  /** The loss settings: sample weights (a weightCol), class weights and label smoothing, typed. */
+  def getLossOptions: LossOptions = BiosParams.param(
+    new LossOptions($(weightCol).nonEmpty, LossOptions.parseClassWeights($(classWeights)), $(labelSmoothing)))
 }
 
 private[spark] object BiosParams {

@@ -91,4 +91,22 @@ class BiosParamsSuite extends AnyFunSuite {
     fails(new BiosEstimator().setOptimizer("adamw").setLearningRate(0.5).setWeightDecay(4).getOptimizerSpec,
       "weightDecay", "4.0", "below 1")
   }
+
+  test("loss params: classWeights and labelSmoothing read back typed, default to none, and bad values name the param") {
+    val d = new BiosEstimator()
+    assert(d.getWeightCol == "" && d.getClassWeights == "" && d.getLabelSmoothing == 0.0)
+    assert(d.getLossOptions == ai.bios.tf.model.LossOptions.NONE, "defaults keep today's loss and run identity")
+    val e = new BiosEstimator().setWeightCol("w").setClassWeights(Array(1.0, 3.0)).setLabelSmoothing(0.1)
+    assert(e.getLossOptions == new ai.bios.tf.model.LossOptions(true, Array(1.0f, 3.0f), 0.1))
+    def fails(what: => Any, parts: String*): Unit = {
+      val m = intercept[IllegalArgumentException](what).getMessage
+      parts.foreach(p => assert(m.contains(p), s"'$p' missing from: $m"))
+    }
+    fails(new BiosEstimator().setLabelSmoothing(1.0), "labelSmoothing", "1.0", "[0, 1)")
+    fails(new BiosEstimator().setLabelSmoothing(-0.1), "labelSmoothing", "[0, 1)")
+    fails(new BiosEstimator().setClassWeights("1,x"), "classWeights", "'x' is not a number")
+    fails(new BiosEstimator().setClassWeights("1,-3"), "classWeights", ">= 0")
+    val p = new BiosEstimator()
+    fails(p.copy(ParamMap(p.labelSmoothing -> Double.NaN)), "labelSmoothing", "NaN")
+  }
 }

@@ -4,7 +4,7 @@ import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.{RingCollective, RingOptions}
 import ai.bios.tf.exec.{EarlyStopping, EpochMetrics, StepListener, StepLoop, TrainingConfig, ValidationMetric}
-import ai.bios.tf.model.{ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
+import ai.bios.tf.model.{ComputeOptions, LossOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
 import org.apache.spark.ml.bios.{MapOrderedShuffledRDD, SparkInternals}
@@ -40,8 +40,9 @@ private[spark] object BarrierTraining extends Logging {
       mapsAhead: Int,
       runId: String,
       validation: Option[BarrierTraining.ValidationRows] = None,
-      earlyStopping: EarlyStopping = EarlyStopping.OFF) {
-    override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config)"
+      earlyStopping: EarlyStopping = EarlyStopping.OFF,
+      loss: LossOptions = LossOptions.NONE) {
+    override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config, loss=$loss)"
   }
 
   /**
@@ -70,6 +71,7 @@ private[spark] object BarrierTraining extends Logging {
       rows.zipWithIndex.map { case (row, i) =>
         check.features(row, i, f, 0)
         check.label(row, i, l, 0)
+        if (check.weighted) check.weight(row, i)
         (shardKey(p, i), row)
       }
     }
@@ -168,7 +170,7 @@ private[spark] object BarrierTraining extends Logging {
       job.hooks.reached(TrainingHooks.Connect, rank, attempt)
       val ring = RingCollective.connect(listener, rank, peers.asJava, job.ringSecret.options(job.ring), killed)
       try {
-        val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute)
+        val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute, job.loss)
         try {
           val loop = new StepLoop(model, cache, job.config)
             .collective(ring)

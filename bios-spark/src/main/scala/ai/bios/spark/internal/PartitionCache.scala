@@ -24,8 +24,8 @@ private[spark] final class PartitionCache(
   extends RecordStream with AutoCloseable {
 
   private val budget = new RowStore.Budget(Math.max(0L, memoryBytes / 4))
-  private val train = new RowStore(featureSize, labelWidth, budget, spillDir)
-  private val held = new RowStore(featureSize, labelWidth, budget, spillDir)
+  private val train = new RowStore(featureSize, labelWidth, budget, spillDir, decoder.weighted)
+  private val held = new RowStore(featureSize, labelWidth, budget, spillDir, decoder.weighted)
   private var pulled = 0L
   private var ended = false
 
@@ -58,6 +58,7 @@ private[spark] final class PartitionCache(
         store.append { (f, fAt, l, lAt) =>
           decoder.features(row, n, f, fAt)
           decoder.label(row, n, l, lAt)
+          if (decoder.weighted) l(lAt + labelWidth) = decoder.weight(row, n)
         }
         if (store eq train) return true
       }

@@ -14,11 +14,15 @@ import org.apache.spark.sql.types._
 private[spark] final class RowDecoder(
     featuresCol: String, featuresIndex: Int, val featureSize: Int,
     labelCol: String, labelIndex: Int, val labelWidth: Int, where: String,
-    loss: Loss = Loss.MEAN_SQUARED_ERROR, outputs: Int = 1, idsOf: ModelSpec = null) extends Serializable {
+    loss: Loss = Loss.MEAN_SQUARED_ERROR, outputs: Int = 1, idsOf: ModelSpec = null,
+    weightCol: String = null, weightIndex: Int = -1) extends Serializable {
 
   /** The same decoder, naming `rowsOf` (e.g. "input partition 3 of the training data") in its errors. */
   def in(rowsOf: String): RowDecoder = new RowDecoder(featuresCol, featuresIndex, featureSize, labelCol, labelIndex,
-    labelWidth, rowsOf, loss, outputs, idsOf)
+    labelWidth, rowsOf, loss, outputs, idsOf, weightCol, weightIndex)
+
+  /** Whether rows carry a sample weight (a weightCol). */
+  def weighted: Boolean = weightIndex >= 0
 
   /** With `idsOf`, features its categorical and sequence columns read must be category ids. */
   private val checks = {
@@ -59,6 +63,12 @@ private[spark] final class RowDecoder(
     }
   }
 
+  /** Row `rowNumber`'s sample weight, checked: finite and >= 0 (a null fails naming weightCol and the row). */
+  def weight(row: Row, rowNumber: Long): Float = {
+    if (row.isNullAt(weightIndex)) throw checks.nullWeight(weightCol, rowNumber)
+    checks.checkWeight(weightCol, row.get(weightIndex).asInstanceOf[Number].doubleValue(), rowNumber)
+  }
+
   /** Also checks labels on the map side of the sharding shuffle, before training starts, so bad data fails the fit at once. */
   def label(row: Row, rowNumber: Long, out: Array[Float], at: Int): Unit = {
     if (row.isNullAt(labelIndex)) throw checks.nullLabel(rowNumber)
@@ -94,6 +104,18 @@ private[spark] object RowDecoder {
           s"label column '$name' has type ${other.simpleString}; it must be numeric (index string labels " +
             "with StringIndexer) or an ml Vector")
       }
+    }
+  }
+
+  /** Checks the weight column (if any) exists and is numeric; names it and the type found. */
+  def validateWeightColumn(schema: StructType, weightCol: String): Unit = if (weightCol.nonEmpty) {
+    val f = schema.fields.find(_.name == weightCol).getOrElse(throw new IllegalArgumentException(
+      s"weightCol '$weightCol' does not exist; columns are ${schema.fieldNames.mkString(", ")} (set weightCol " +
+        "to a numeric column of sample weights, or to \"\" for none)"))
+    f.dataType match {
+      case _: NumericType =>
+      case other => throw new IllegalArgumentException(s"weightCol '$weightCol' has type ${other.simpleString}; " +
+        "it must be numeric (each row's loss weight, finite and >= 0): cast it to double")
     }
   }
 }

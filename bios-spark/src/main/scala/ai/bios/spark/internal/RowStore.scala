@@ -18,9 +18,11 @@ import java.nio.file.{Files, StandardOpenOption}
  * `close()` deletes the spill file.
  */
 private[spark] final class RowStore(featureSize: Int, labelWidth: Int, budget: RowStore.Budget,
-    spillDir: () => File) extends RecordSource with AutoCloseable {
+    spillDir: () => File, weighted: Boolean = false) extends RecordSource with AutoCloseable {
 
-  private val rowFloats = featureSize + labelWidth
+  // A weighted row keeps its sample weight after its labels: `decode` writes it at labelsAt + labelWidth.
+  private val storedLabels = if (weighted) labelWidth + 1 else labelWidth
+  private val rowFloats = featureSize + storedLabels
   private val arrayLimit = (Int.MaxValue - 8) / rowFloats
   private var features = new Array[Float](0)
   private var labels = new Array[Float](0)
@@ -28,7 +30,7 @@ private[spark] final class RowStore(featureSize: Int, labelWidth: Int, budget: R
   private var spilled = 0
   @volatile private var count = 0
   private val rowF = new Array[Float](featureSize)
-  private val rowL = new Array[Float](labelWidth)
+  private val rowL = new Array[Float](storedLabels)
   private var spill: RowStore.Spill = _
 
   override def size: Int = count
@@ -45,13 +47,13 @@ private[spark] final class RowStore(featureSize: Int, labelWidth: Int, budget: R
       throw new IllegalStateException(s"a task's shard has over ${Int.MaxValue - 8} rows; use more workers")
     }
     if (spilled == 0 && inMemory < arrayLimit && budget.take(rowFloats)) {
-      if ((inMemory + 1) * featureSize > features.length || (inMemory + 1) * labelWidth > labels.length) {
+      if ((inMemory + 1) * featureSize > features.length || (inMemory + 1) * storedLabels > labels.length) {
         val cap = Math.min(Math.min(Math.max(2L * inMemory, Math.max(1024L, inMemory + 1L)),
           inMemory + 1L + budget.left / rowFloats), arrayLimit.toLong).toInt
         features = java.util.Arrays.copyOf(features, cap * featureSize)
-        labels = java.util.Arrays.copyOf(labels, cap * labelWidth)
+        labels = java.util.Arrays.copyOf(labels, cap * storedLabels)
       }
-      decode(features, inMemory * featureSize, labels, inMemory * labelWidth)
+      decode(features, inMemory * featureSize, labels, inMemory * storedLabels)
       inMemory += 1
     } else {
       decode(rowF, 0, rowL, 0)
@@ -71,11 +73,13 @@ private[spark] final class RowStore(featureSize: Int, labelWidth: Int, budget: R
     }
     if (index < inMemory) {
       out.features(features, index * featureSize, featureSize)
-      out.labels(labels, index * labelWidth, labelWidth)
+      out.labels(labels, index * storedLabels, labelWidth)
+      if (weighted) out.weight(labels(index * storedLabels + labelWidth))
     } else {
       spill.read(index - inMemory, rowF, rowL)
       out.features(rowF, 0, featureSize)
       out.labels(rowL, 0, labelWidth)
+      if (weighted) out.weight(rowL(labelWidth))
     }
   }
 

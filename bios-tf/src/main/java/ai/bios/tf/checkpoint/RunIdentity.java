@@ -41,7 +41,7 @@ public record RunIdentity(String modelSpecJson, String optimizer, int batchSize,
   public List<Difference> differences(RunIdentity wanted) {
     List<Difference> out = new ArrayList<>();
     add(out, "model spec", modelSpecJson, wanted.modelSpecJson);
-    add(out, "optimizer", optimizer, wanted.optimizer);
+    add(out, "optimizer (with loss settings)", optimizer, wanted.optimizer);
     add(out, "batchSize", batchSize, wanted.batchSize);
     add(out, "seed", seed, wanted.seed);
     add(out, "shuffle", shuffle, wanted.shuffle);

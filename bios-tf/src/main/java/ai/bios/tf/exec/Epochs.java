@@ -31,6 +31,7 @@ final class Epochs {
   private final List<EpochMetrics> history = new ArrayList<>();
   private double lossSum;
   private long samples;
+  private double weightSum; // the steps' loss weights (their samples without weights): the train loss divides by it
   private double secondsBefore; // of the current epoch, before a resume
   private long epochStart = System.nanoTime();
   private float[] bestWeights = new float[0];
@@ -49,7 +50,8 @@ final class Epochs {
   }
 
   void stepDone(StepResult r) {
-    lossSum += r.loss() * r.samples();
+    lossSum += r.loss() * r.weight();
+    weightSum += r.weight();
     samples += r.samples();
   }
 
@@ -58,7 +60,7 @@ final class Epochs {
     Validation.Metrics v = validation == null ? new Validation.Metrics(Double.NaN, Double.NaN, Double.NaN, 0)
         : validation.evaluate();
     long now = System.nanoTime();
-    EpochMetrics m = new EpochMetrics(epoch, samples == 0 ? Double.NaN : lossSum / samples, samples,
+    EpochMetrics m = new EpochMetrics(epoch, samples == 0 ? Double.NaN : lossSum / weightSum, samples,
         v.loss(), v.accuracy(), v.auc(), v.records(),
         model.optimizer().learningRateAt(Math.max(0, model.appliedSteps() - 1)), // the rate of its last step
         secondsBefore + (now - epochStart) / 1e9);
@@ -68,6 +70,7 @@ final class Epochs {
     }
     lossSum = 0;
     samples = 0;
+    weightSum = 0;
     secondsBefore = 0;
     epochStart = now;
     return m;
@@ -124,6 +127,7 @@ final class Epochs {
       for (float w : bestWeights) {
         out.writeFloat(w);
       }
+      out.writeDouble(weightSum); // last: a state written before weights ends without it
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -164,6 +168,7 @@ final class Epochs {
         best[i] = in.readFloat();
       }
       bestWeights = best;
+      weightSum = in.available() >= 8 ? in.readDouble() : samples;
     } catch (IOException e) {
       throw new BiosException("checkpoint " + where + " has a damaged epoch record: " + e, e);
     }

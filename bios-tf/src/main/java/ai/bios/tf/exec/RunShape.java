@@ -112,7 +112,7 @@ final class RunShape {
 
   /** The run's identity as checkpoints record it ({@code stepsPerEpoch} -1 while a streamed first epoch runs). */
   RunIdentity identity() {
-    return new RunIdentity(model.spec().toJson(), model.optimizer().toString(),
+    return new RunIdentity(model.spec().toJson(), model.lossOptions().identityWith(model.optimizer().toString()),
         config.batchSize(), config.seed(), config.shuffle(), collective.size(), stepsPerEpoch(), firstEpochWindow());
   }
 }

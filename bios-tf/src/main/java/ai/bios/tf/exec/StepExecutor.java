@@ -16,13 +16,16 @@ final class StepExecutor {
   private final Collective collective;
   private final StepTimeline timeline;
   private final float[] gradients;
-  private final double[] stats = new double[3];
+  private final boolean weighted;
+  private final double[] stats; // loss sum, count, more-after votes, and with a weighted loss the weight sum
 
   StepExecutor(TrainableModel model, Collective collective, StepTimeline timeline) {
     this.model = model;
     this.collective = collective;
     this.timeline = timeline;
     this.gradients = new float[model.parameterCount()];
+    this.weighted = model.lossOptions().weighted();
+    this.stats = new double[weighted ? 4 : 3];
   }
 
   /** Runs the step on {@code batch} and closes the batch. */
@@ -47,6 +50,9 @@ final class StepExecutor {
     stats[0] = local.lossSum();
     stats[1] = local.count();
     stats[2] = moreAfter ? 1 : 0;
+    if (weighted) {
+      stats[3] = local.weightSum();
+    }
     collective.allReduce(gradients, stats);
     long t2 = System.nanoTime();
     timeline.record(step, Stage.AGGREGATE, t1, t2);
@@ -62,8 +68,19 @@ final class StepExecutor {
           + " samples), so the model would turn to NaN; lower learningRate, scale the features "
           + "(e.g. StandardScaler), or check the labels");
     }
-    model.applyGradients(gradients, count);
+    if (!weighted) {
+      model.applyGradients(gradients, count);
+      timeline.record(step, Stage.APPLY, t2, System.nanoTime());
+      return new StepResult(step, lossSum / count, count, stats[2] > 0);
+    }
+    double weightSum = stats[3];
+    if (!(weightSum > 0)) {
+      throw new BadInputException("step " + step + ": every one of its " + count + " records has loss weight 0 "
+          + "(sample weight times class weight), so the weighted mean loss is undefined; give some records a "
+          + "weight > 0, or check the weight column and classWeights");
+    }
+    model.applyWeightedGradients(gradients, weightSum);
     timeline.record(step, Stage.APPLY, t2, System.nanoTime());
-    return new StepResult(step, lossSum / count, count, stats[2] > 0);
+    return new StepResult(step, lossSum / weightSum, count, stats[2] > 0, weightSum);
   }
 }

@@ -175,7 +175,7 @@ public final class StepLoop {
     recorder.start();
     epochs.start();
     long step = first;
-    try (BatchAssembler assembler = new BatchAssembler(model.spec(), shape.localBatch())) {
+    try (BatchAssembler assembler = new BatchAssembler(model.spec(), shape.localBatch(), model.lossOptions().sampleWeights())) {
       Schedule.Parts parts = new Schedule.Parts(config, timeline, assembler.batchBytes(), listener, threadPrefix,
           cancellation);
       try (Input input = schedule.input(new BatchProducer(source, assembler, timeline, shape, first), parts);

@@ -23,7 +23,7 @@ final class Validation implements AutoCloseable {
   static final int BINS = 1000;
   /** Statistics one {@link Collective#allReduceStats} call carries at most (the ring's frame). */
   private static final int STATS_PER_CALL = 64;
-  private static final int HEAD = 3; // loss sum, count, correct
+  private static final int HEAD = 4; // loss sum, count, correct, weight sum
 
   private final TrainableModel model;
   private final RecordSource source;
@@ -36,7 +36,7 @@ final class Validation implements AutoCloseable {
     this.model = model;
     this.source = source;
     this.collective = collective;
-    this.assembler = new BatchAssembler(model.spec(), batch);
+    this.assembler = new BatchAssembler(model.spec(), batch, model.lossOptions().sampleWeights());
   }
 
   /** The metrics of the current weights. */
@@ -56,6 +56,7 @@ final class Validation implements AutoCloseable {
       sums[0] += e.lossSum();
       sums[1] += e.count();
       sums[2] += Math.max(0, e.correct());
+      sums[3] += e.weightSum();
       if (e.binary()) {
         for (int i = 0; i < e.count(); i++) {
           sums[HEAD + (e.positives()[i] ? 0 : BINS) + bin(e.scores()[i])] += 1;
@@ -65,7 +66,8 @@ final class Validation implements AutoCloseable {
     sum(collective, sums);
     long count = Math.round(sums[1]);
     boolean binary = Evaluation.binaryClassifier(model.spec());
-    double loss = count == 0 ? Double.NaN : sums[0] / count;
+    // a weighted loss is the weighted mean, as in training: divided by the records' weight sum
+    double loss = count == 0 ? Double.NaN : model.lossOptions().weighted() ? sums[0] / sums[3] : sums[0] / count;
     double accuracy = count == 0 || model.spec().loss() == Loss.MEAN_SQUARED_ERROR ? Double.NaN : sums[2] / count;
     double auc = binary ? auc(sums, HEAD, HEAD + BINS) : Double.NaN;
     return new Metrics(loss, accuracy, auc, count);

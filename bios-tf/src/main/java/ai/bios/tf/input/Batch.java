@@ -12,6 +12,7 @@ import org.tensorflow.types.TFloat32;
 public final class Batch implements Feed, AutoCloseable {
   private final TFloat32 features;
   private final TFloat32 labels;
+  private final TFloat32 weights; // null when records carry no weights
   private final int capacity;
   private final BatchAssembler pool;
   private int size;
@@ -19,16 +20,17 @@ public final class Batch implements Feed, AutoCloseable {
   private long step;
   private boolean closed;
 
-  Batch(TFloat32 features, TFloat32 labels, int capacity, BatchAssembler pool) {
+  Batch(TFloat32 features, TFloat32 labels, TFloat32 weights, int capacity, BatchAssembler pool) {
     this.features = features;
     this.labels = labels;
+    this.weights = weights;
     this.capacity = capacity;
     this.pool = pool;
   }
 
   /** The empty batch for {@code step}: contributes no samples, only takes part in aggregation. */
   public static Batch empty(int epoch, long step) {
-    Batch b = new Batch(null, null, 0, null);
+    Batch b = new Batch(null, null, null, 0, null);
     b.position(0, epoch, step);
     return b;
   }
@@ -70,9 +72,19 @@ public final class Batch implements Feed, AutoCloseable {
     return Objects.requireNonNull(labels, "an empty batch has no tensors");
   }
 
+  /**
+   * Sample weights, shape {@code [size]}, when the assembler is weighted; else null. Owned by this
+   * batch.
+   */
+  @Override
+  public TFloat32 weights() {
+    requireOpen();
+    return weights;
+  }
+
   /** Bytes of native memory this batch holds. */
   public long bytes() {
-    return features == null ? 0 : features.numBytes() + labels.numBytes();
+    return features == null ? 0 : features.numBytes() + labels.numBytes() + (weights == null ? 0 : weights.numBytes());
   }
 
   private void requireOpen() {
@@ -94,6 +106,9 @@ public final class Batch implements Feed, AutoCloseable {
     if (features != null) {
       features.close();
       labels.close();
+      if (weights != null) {
+        weights.close();
+      }
     }
   }
 

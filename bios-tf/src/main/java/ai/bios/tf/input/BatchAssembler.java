@@ -28,13 +28,23 @@ public final class BatchAssembler implements AutoCloseable {
   private final int featureSize;
   private final int outputs;
   private final RecordChecks checks;
+  private final boolean weighted;
   private final ArrayDeque<Batch> free = new ArrayDeque<>();
   private final Writer writer;
   private boolean closed;
 
   /** @param batchSize the largest batch this assembler builds (this worker's share of a step) */
   public BatchAssembler(ModelSpec spec, int batchSize) {
+    this(spec, batchSize, false);
+  }
+
+  /**
+   * @param weighted whether batches carry each record's sample weight ({@link Batch#weights()}; a
+   *     record that writes none weighs 1)
+   */
+  public BatchAssembler(ModelSpec spec, int batchSize, boolean weighted) {
     this.spec = spec;
+    this.weighted = weighted;
     this.batchSize = InvalidSettingException.atLeast("batchSize", batchSize, 1);
     this.featureSize = spec.featureSize();
     this.outputs = spec.outputs();
@@ -52,7 +62,7 @@ public final class BatchAssembler implements AutoCloseable {
 
   /** Native bytes of one full batch (for sizing the prefetch queue's memory budget). */
   public long batchBytes() {
-    return 4L * batchSize * ((long) featureSize + outputs);
+    return 4L * batchSize * ((long) featureSize + outputs + (weighted ? 1 : 0));
   }
 
   /**
@@ -72,9 +82,10 @@ public final class BatchAssembler implements AutoCloseable {
     try {
       FloatDataBuffer x = batch.features().asRawTensor().data().asFloats();
       FloatDataBuffer y = batch.labels().asRawTensor().data().asFloats();
+      FloatDataBuffer w = weighted ? batch.weights().asRawTensor().data().asFloats() : null;
       for (int row = 0; row < n; row++) {
         int index = indices[from + row];
-        writer.begin(x, y, row, index);
+        writer.begin(x, y, w, row, index);
         source.read(index, epoch, writer);
         writer.end();
       }
@@ -100,14 +111,19 @@ public final class BatchAssembler implements AutoCloseable {
     long[] dims = featureDims.clone();
     dims[0] = n;
     TFloat32 x = TFloat32.tensorOf(Shape.of(dims));
-    TFloat32 y;
+    TFloat32 y = null;
+    TFloat32 w = null;
     try {
       y = TFloat32.tensorOf(Shape.of(n, outputs));
+      w = weighted ? TFloat32.tensorOf(Shape.of(n)) : null;
     } catch (RuntimeException e) {
       x.close();
+      if (y != null) {
+        y.close();
+      }
       throw e;
     }
-    return new Batch(x, y, n, n == batchSize ? this : null);
+    return new Batch(x, y, w, n, n == batchSize ? this : null);
   }
 
   /** Takes back a closed full-size batch; false when the pool is closed (the batch frees itself). */
@@ -134,14 +150,19 @@ public final class BatchAssembler implements AutoCloseable {
     private final float[] scratch = new float[featureSize];
     private FloatDataBuffer x;
     private FloatDataBuffer y;
+    private FloatDataBuffer w;
     private int row;
     private int index;
     private boolean wroteFeatures;
     private boolean wroteLabel;
 
-    void begin(FloatDataBuffer x, FloatDataBuffer y, int row, int index) {
+    void begin(FloatDataBuffer x, FloatDataBuffer y, FloatDataBuffer w, int row, int index) {
       this.x = x;
       this.y = y;
+      this.w = w;
+      if (w != null) {
+        w.setFloat(1f, row);
+      }
       this.row = row;
       this.index = index;
       wroteFeatures = false;
@@ -200,6 +221,14 @@ public final class BatchAssembler implements AutoCloseable {
         oneHot[0] = checks.checkLabel((float) value, 0, index);
         y.offset(row).write(oneHot, 0, 1);
         wroteLabel = true;
+      }
+    }
+
+    @Override
+    public void weight(double value) {
+      float checked = checks.checkWeight("weight", value, index);
+      if (w != null) {
+        w.setFloat(checked, row);
       }
     }
 

@@ -12,6 +12,7 @@ public final class InMemoryRecords implements RecordSource {
   private final int featureSize;
   private final int labelWidth;
   private final int size;
+  private final float[] weights; // per record, or null
 
   public InMemoryRecords(float[] features, int featureSize, float[] labels, int labelWidth) {
     this.features = Objects.requireNonNull(features, "features");
@@ -28,6 +29,24 @@ public final class InMemoryRecords implements RecordSource {
     this.featureSize = featureSize;
     this.labelWidth = labelWidth;
     this.size = features.length / featureSize;
+    this.weights = null;
+  }
+
+  private InMemoryRecords(InMemoryRecords base, float[] weights) {
+    this.features = base.features;
+    this.labels = base.labels;
+    this.featureSize = base.featureSize;
+    this.labelWidth = base.labelWidth;
+    this.size = base.size;
+    this.weights = weights;
+  }
+
+  /** These records with a sample weight each ({@link RecordWriter#weight}); {@code weights} is not copied. */
+  public InMemoryRecords withWeights(float[] weights) {
+    if (weights.length != size) {
+      throw new IllegalArgumentException(weights.length + " weights for " + size + " records");
+    }
+    return new InMemoryRecords(this, weights);
   }
 
   @Override
@@ -39,5 +58,8 @@ public final class InMemoryRecords implements RecordSource {
   public void read(int index, int epoch, RecordWriter out) {
     out.features(features, index * featureSize, featureSize);
     out.labels(labels, index * labelWidth, labelWidth);
+    if (weights != null) {
+      out.weight(weights[index]);
+    }
   }
 }

@@ -171,6 +171,21 @@ public final class RecordChecks implements Serializable {
     return (float) value;
   }
 
+  /** A row whose weight column {@code weightCol} is null. */
+  public BadInputException nullWeight(String weightCol, long row) {
+    return bad(weightCol, row, "weight is null", "give every row a weight (fill nulls, e.g. na.fill(1.0, ...)) "
+        + "or drop those rows");
+  }
+
+  /** Throws unless a row's sample weight (column {@code weightCol}) is finite and >= 0. */
+  public float checkWeight(String weightCol, double value, long row) {
+    if (!Double.isFinite(value) || value < 0) {
+      throw bad(weightCol, row, "weight is " + value, "sample weights must be finite numbers >= 0 "
+          + "(0 ignores the row): fix or drop that row");
+    }
+    return (float) value;
+  }
+
   private BadInputException bad(String column, long row, String what, String fix) {
     return new BadInputException("column '" + column + "', " + (where == null ? "record " + row : "row " + row
         + " of " + where) + ": " + what + "; " + fix);

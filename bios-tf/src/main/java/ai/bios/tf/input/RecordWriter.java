@@ -30,4 +30,11 @@ public interface RecordWriter {
 
   /** The record's label values: {@code values[offset, offset + length)}. */
   void labels(float[] values, int offset, int length);
+
+  /**
+   * The record's sample weight (finite, >= 0), which multiplies its loss when the run trains with
+   * sample weights ({@code LossOptions.sampleWeights}); a record that writes none weighs 1. Ignored
+   * by an unweighted batch.
+   */
+  default void weight(double value) {}
 }

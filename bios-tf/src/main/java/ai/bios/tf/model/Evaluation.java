@@ -11,8 +11,16 @@ package ai.bios.tf.model;
  *     positive-class probability; otherwise null
  * @param positives for a binary classifier: whether each record's label is the positive class;
  *     otherwise null
+ * @param weightSum the sum of the records' loss weights ({@link LossOptions}): the loss's divisor;
+ *     {@code count} when the run has no weights
  */
-public record Evaluation(double lossSum, int count, long correct, float[] scores, boolean[] positives) {
+public record Evaluation(double lossSum, int count, long correct, float[] scores, boolean[] positives,
+    double weightSum) {
+
+  /** An unweighted evaluation: the weight sum is the count. */
+  public Evaluation(double lossSum, int count, long correct, float[] scores, boolean[] positives) {
+    this(lossSum, count, correct, scores, positives, count);
+  }
 
   /** Whether {@code spec} is a binary classifier: a 2-class softmax or a 1-output sigmoid. */
   public static boolean binaryClassifier(ModelSpec spec) {

@@ -16,4 +16,12 @@ public interface Feed {
 
   /** Records in this feed (0: an empty feed, for a worker that has run out this step). */
   int size();
+
+  /**
+   * Each record's sample weight, shape {@code [size]}, or null when records carry no weights. A
+   * model trained with {@link LossOptions#sampleWeights()} needs them.
+   */
+  default TFloat32 weights() {
+    return null;
+  }
 }

@@ -16,7 +16,6 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
@@ -32,7 +31,8 @@ import org.tensorflow.types.TInt64;
  *       from workers with unequal batches add up to the exact global sums;
  *   <li>(the caller sums buffers and counts across workers);
  *   <li>{@link #applyGradients}: divides the summed gradients by the global count in the graph and
- *       applies the optimizer.
+ *       applies the optimizer. With loss weights ({@link LossOptions}) each record's loss is
+ *       multiplied by its weight and {@link #applyWeightedGradients} divides by the global weight sum.
  * </ol>
  *
  * <p>Dropout and batch norm behave differently while training: the gradients come from a TRAINING
@@ -59,11 +59,16 @@ public final class TrainableModel implements AutoCloseable {
   private final ModelSpec spec;
   private final OptimizerSpec optimizer;
   private final ComputeOptions compute;
+  private final LossOptions lossOptions;
   private final Graph graph;
   private final Session session;
 
   private final Placeholder<TFloat32> x;
   private final Placeholder<TFloat32> y;
+  private final Placeholder<TFloat32> sampleWeight; // null without sample weights
+  private final Operand<TFloat32> targets; // y, label-smoothed when asked
+  private final Operand<TFloat32> recordWeight; // each record's loss weight, or null when unweighted
+  private final Operand<TFloat32> weightSum; // its sum, or null
   private final Operand<TFloat32> lossSum;
   private final Operand<TFloat32> trainingLossSum;
   private final Placeholder<TInt64> dropoutSeed;
@@ -82,6 +87,12 @@ public final class TrainableModel implements AutoCloseable {
   private long appliedSteps;
 
   public TrainableModel(ModelSpec spec, OptimizerSpec optimizer, ComputeOptions compute) {
+    this(spec, optimizer, compute, LossOptions.NONE);
+  }
+
+  /** A model trained with loss weights or label smoothing ({@link LossOptions}). */
+  public TrainableModel(ModelSpec spec, OptimizerSpec optimizer, ComputeOptions compute, LossOptions loss) {
+    loss.requireFits(spec);
     if (optimizer.schedule().needsTotalSteps()) {
       throw new InvalidSettingException("learningRateSchedule", optimizer.schedule().spec(),
           "needs the run's total steps; give them (cosine:TOTAL) or fill them in with withTotalSteps");
@@ -89,6 +100,7 @@ public final class TrainableModel implements AutoCloseable {
     this.spec = spec;
     this.optimizer = optimizer;
     this.compute = compute;
+    this.lossOptions = loss;
     this.graph = new Graph();
     Session s = null;
     try {
@@ -101,6 +113,11 @@ public final class TrainableModel implements AutoCloseable {
       x = tf.withName("features").placeholder(TFloat32.class, Placeholder.shape(Shape.of(xDims)));
       y = tf.withName("labels").placeholder(TFloat32.class,
           Placeholder.shape(Shape.of(-1, spec.outputs())));
+      sampleWeight = loss.sampleWeights() ? tf.withName("sample_weights").placeholder(TFloat32.class,
+          Placeholder.shape(Shape.of(-1))) : null;
+      targets = LossGraph.targets(tf, spec, loss, y);
+      recordWeight = LossGraph.recordWeights(tf, spec, loss, y, sampleWeight);
+      weightSum = recordWeight == null ? null : tf.withName("weight_sum").sum(recordWeight, tf.constant(0));
 
       Layers.Network net = Layers.build(tf, spec, x);
       List<Variable<TFloat32>> vars = net.trainable();
@@ -169,6 +186,11 @@ public final class TrainableModel implements AutoCloseable {
     return compute;
   }
 
+  /** How records' losses are weighted and smoothed. */
+  public LossOptions lossOptions() {
+    return lossOptions;
+  }
+
   /**
    * Length of the weight and gradient buffers: the trainable parameters ({@link
    * #trainableParameterCount()}), then the model's non-trainable state, each batch-norm layer's
@@ -227,19 +249,37 @@ public final class TrainableModel implements AutoCloseable {
     }
     try (TInt64 seed = dropoutSeed == null ? null
             : TInt64.vectorOf(Layers.dropoutSeed(spec.seed(), step, rank));
-        Result r = feedSeed(session.runner(), seed)
-            .feed(x, batch.features())
-            .feed(y, batch.labels())
+        Result r = fetchWeightSum(feed(feedSeed(session.runner(), seed), batch)
             .fetch(flatGradients)
-            .fetch(trainingLossSum)
+            .fetch(trainingLossSum))
             .run()) {
       ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(gradientSums);
-      return new GradientStats(((TFloat32) r.get(1)).getFloat(), batch.size());
+      double lossSum = ((TFloat32) r.get(1)).getFloat();
+      return weightSum == null ? new GradientStats(lossSum, batch.size())
+          : new GradientStats(lossSum, batch.size(), ((TFloat32) r.get(2)).getFloat());
     }
   }
 
   private Session.Runner feedSeed(Session.Runner runner, TInt64 seed) {
     return seed == null ? runner : runner.feed(dropoutSeed, seed);
+  }
+
+  /** Feeds a batch's features, labels and, when the loss takes them, sample weights. */
+  private Session.Runner feed(Session.Runner runner, Feed batch) {
+    runner.feed(x, batch.features()).feed(y, batch.labels());
+    if (sampleWeight != null) {
+      if (batch.weights() == null) {
+        throw new IllegalArgumentException("this model is trained with sample weights (LossOptions.sampleWeights), "
+            + "but the batch has none: build batches with a weighted BatchAssembler");
+      }
+      runner.feed(sampleWeight, batch.weights());
+    }
+    return runner;
+  }
+
+  /** Adds the batch's weight sum as the last fetch, when the loss is weighted. */
+  private Session.Runner fetchWeightSum(Session.Runner runner) {
+    return weightSum == null ? runner : runner.fetch(weightSum);
   }
 
   /**
@@ -250,8 +290,7 @@ public final class TrainableModel implements AutoCloseable {
     if (batch.size() == 0) {
       return 0.0;
     }
-    try (Result r = session.runner().feed(x, batch.features()).feed(y, batch.labels())
-        .fetch(lossSum).run()) {
+    try (Result r = feed(session.runner(), batch).fetch(lossSum).run()) {
       return ((TFloat32) r.get(0)).getFloat();
     }
   }
@@ -272,10 +311,11 @@ public final class TrainableModel implements AutoCloseable {
     float[] p = new float[n * k];
     float[] labels = new float[n * k];
     double loss;
-    try (Result r = session.runner().feed(x, batch.features()).feed(y, batch.labels())
-        .fetch(lossSum).fetch(prediction).run()) {
+    double weights = n;
+    try (Result r = fetchWeightSum(feed(session.runner(), batch).fetch(lossSum).fetch(prediction)).run()) {
       loss = ((TFloat32) r.get(0)).getFloat();
       ((TFloat32) r.get(1)).asRawTensor().data().asFloats().read(p);
+      weights = weightSum == null ? n : ((TFloat32) r.get(2)).getFloat();
     }
     batch.labels().asRawTensor().data().asFloats().read(labels);
     long correct = 0;
@@ -303,7 +343,7 @@ public final class TrainableModel implements AutoCloseable {
         positives[i] = labels[at + k - 1] >= 0.5f;
       }
     }
-    return new Evaluation(loss, n, classifier ? correct : -1, scores, positives);
+    return new Evaluation(loss, n, classifier ? correct : -1, scores, positives, weights);
   }
 
   /**
@@ -312,13 +352,30 @@ public final class TrainableModel implements AutoCloseable {
    * graph, so every worker that applies the same sums at the same step gets the same weights.
    */
   public void applyGradients(float[] gradientSums, long sampleCount) {
-    checkLength("gradientSums", gradientSums, parameterCount);
     if (sampleCount <= 0) {
       throw new IllegalArgumentException("sampleCount must be > 0, was " + sampleCount
           + ": no worker had data for this step");
     }
+    apply(gradientSums, (float) sampleCount);
+  }
+
+  /**
+   * Applies the optimizer with the weighted mean gradient {@code gradientSums / weightSum}: for a
+   * weighted loss ({@link LossOptions#weighted()}), {@code weightSum} is the global sum of the
+   * records' weights ({@link GradientStats#weightSum()} summed over workers).
+   */
+  public void applyWeightedGradients(float[] gradientSums, double weightSum) {
+    if (!(weightSum > 0) || Double.isInfinite(weightSum)) {
+      throw new IllegalArgumentException("weightSum must be finite and > 0, was " + weightSum
+          + ": every record of this step has weight 0 (or no worker had data)");
+    }
+    apply(gradientSums, (float) weightSum);
+  }
+
+  private void apply(float[] gradientSums, float divisor) {
+    checkLength("gradientSums", gradientSums, parameterCount);
     try (TFloat32 g = TFloat32.tensorOf(Shape.of(parameterCount));
-        TFloat32 n = TFloat32.scalarOf(sampleCount);
+        TFloat32 n = TFloat32.scalarOf(divisor);
         TFloat32 lr = TFloat32.scalarOf((float) currentLearningRate())) {
       g.asRawTensor().data().asFloats().write(gradientSums);
       session.runner().feed(gradientSum, g).feed(sampleCountInput, n).feed(learningRateInput, lr)
@@ -400,18 +457,7 @@ public final class TrainableModel implements AutoCloseable {
   }
 
   private Operand<TFloat32> perSampleLoss(Ops tf, Operand<TFloat32> logits) {
-    Operand<TInt32> axis1 = tf.constant(new int[] {1});
-    return switch (spec.loss()) {
-      case SOFTMAX_CROSS_ENTROPY -> tf.nn.softmaxCrossEntropyWithLogits(logits, y).loss();
-      case SIGMOID_CROSS_ENTROPY -> {
-        // Stable form: max(l, 0) - l*y + log(1 + exp(-|l|)), summed over outputs.
-        Operand<TFloat32> perOutput = tf.math.add(
-            tf.math.sub(tf.nn.relu(logits), tf.math.mul(logits, y)),
-            tf.math.log1p(tf.math.exp(tf.math.neg(tf.math.abs(logits)))));
-        yield tf.sum(perOutput, axis1);
-      }
-      case MEAN_SQUARED_ERROR -> tf.math.mean(tf.math.square(tf.math.sub(logits, y)), axis1);
-    };
+    return LossGraph.weighted(tf, LossGraph.perRecord(tf, spec.loss(), logits, targets), recordWeight);
   }
 
   private Operand<TFloat32> predictionOp(Ops tf, Operand<TFloat32> logits) {
@@ -432,8 +478,15 @@ public final class TrainableModel implements AutoCloseable {
     }
   }
 
-  /** A batch's contribution: its loss sum and sample count. */
-  public record GradientStats(double lossSum, long count) {}
+  /**
+   * A batch's contribution: its loss sum, sample count and the sum of its records' loss weights
+   * (the count when the loss is unweighted).
+   */
+  public record GradientStats(double lossSum, long count, double weightSum) {
+    public GradientStats(double lossSum, long count) {
+      this(lossSum, count, count);
+    }
+  }
 
   /** Draws initial weights, deterministic in the seed. */
   static float[] glorotUniform(SplittableRandom rnd, int size, long fanIn, long fanOut) {

@@ -111,12 +111,30 @@ class BadInputTest {
       out.label(3);
     }), ExecutionMode.SIMPLE, 0.1);
     assertNames(range, "record 37", "label 3.0", "[0, 2]", "StringIndexer");
+    // a sparse (class index) label must be a whole number: 1.5 is not rounded to a class
+    Throwable fractional = failure(SPEC, withBadRecord((i, out) -> {
+      out.features(new float[] {1, 2, 3});
+      out.label(1.5);
+    }), ExecutionMode.EFFICIENT, 0.1);
+    assertNames(fractional, "record 37", "label 1.5", "not a class index", "[0, 2]");
     ModelSpec binary = ModelSpec.builder(3).dense(1, Activation.NONE).loss(Loss.SIGMOID_CROSS_ENTROPY).build();
     Throwable notBinary = failure(binary, withBadRecord((i, out) -> {
       out.features(new float[] {1, 2, 3});
       out.label(0.5);
     }), ExecutionMode.SIMPLE, 0.1);
     assertNames(notBinary, "record 37", "0 or 1");
+  }
+
+  @Test
+  void aNegativeOrNonFiniteSampleWeightNamesTheRecordAndTheValue() {
+    for (double bad : new double[] {-1.0, Double.NaN, Double.POSITIVE_INFINITY}) {
+      Throwable t = failure(SPEC, withBadRecord((i, out) -> {
+        out.features(new float[] {1, 2, 3});
+        out.label(0);
+        out.weight(bad);
+      }), ExecutionMode.EFFICIENT, 0.1);
+      assertNames(t, "record 37", "weight is " + bad, "finite numbers >= 0");
+    }
   }
 
   @Test

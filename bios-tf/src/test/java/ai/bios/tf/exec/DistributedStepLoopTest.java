@@ -33,6 +33,11 @@ class DistributedStepLoopTest {
    * single worker's batch s. (Rank r's slice is the one {@link TrainingConfig#localBatchSize} gives.)
    */
   static RecordSource shard(int rank, int workers) {
+    return shard(DATA, rank, workers);
+  }
+
+  /** {@link #shard(int, int)} of {@code data}. */
+  static RecordSource shard(RecordSource data, int rank, int workers) {
     List<Integer> mine = new ArrayList<>();
     TrainingConfig c = TrainingConfig.builder().batchSize(BATCH).build();
     int from = 0;
@@ -40,7 +45,7 @@ class DistributedStepLoopTest {
       from += c.localBatchSize(r, workers);
     }
     int to = from + c.localBatchSize(rank, workers);
-    for (int i = 0; i < DATA.size(); i++) {
+    for (int i = 0; i < data.size(); i++) {
       int inBatch = i % BATCH;
       if (inBatch >= from && inBatch < to) {
         mine.add(i);
@@ -52,7 +57,7 @@ class DistributedStepLoopTest {
       }
 
       public void read(int index, int epoch, RecordWriter out) {
-        DATA.read(mine.get(index), epoch, out);
+        data.read(mine.get(index), epoch, out);
       }
     };
   }

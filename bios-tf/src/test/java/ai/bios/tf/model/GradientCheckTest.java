@@ -108,6 +108,14 @@ class GradientCheckTest {
         .globalAvgPool().dense(2, Activation.NONE).loss(Loss.MEAN_SQUARED_ERROR).seed(16).build());
   }
 
+  @Test
+  void sampleAndClassWeightedLabelSmoothedLossesMatchFiniteDifferences() {
+    check(ModelSpec.builder(5).dense(6, Activation.TANH).dense(3, Activation.NONE)
+        .loss(Loss.SOFTMAX_CROSS_ENTROPY).seed(17).build(), new LossOptions(true, new float[] {1f, 2.5f, 0.5f}, 0.1));
+    check(ModelSpec.builder(4).dense(5, Activation.TANH).dense(1, Activation.NONE)
+        .loss(Loss.SIGMOID_CROSS_ENTROPY).seed(18).build(), new LossOptions(true, new float[] {0.3f, 2f}, 0.2));
+  }
+
   /** Category ids per feature (0 where the feature is numeric). */
   private static int[] idCardinality(ModelSpec spec) {
     int[] card = new int[spec.featureSize()];
@@ -122,6 +130,11 @@ class GradientCheckTest {
   }
 
   static void check(ModelSpec spec) {
+    check(spec, LossOptions.NONE);
+  }
+
+  /** With sample weights, records get weights in [0, 3). */
+  static void check(ModelSpec spec, LossOptions options) {
     int n = 6;
     SplittableRandom rnd = new SplittableRandom(spec.seed() * 31);
     float[] x = new float[n * spec.featureSize()];
@@ -139,9 +152,17 @@ class GradientCheckTest {
       };
     }
     InMemoryRecords records = new InMemoryRecords(x, spec.featureSize(), y, spec.labelWidth());
+    if (options.sampleWeights()) {
+      float[] weights = new float[n];
+      for (int i = 0; i < n; i++) {
+        weights[i] = (float) (rnd.nextDouble() * 3);
+      }
+      records = records.withWeights(weights);
+    }
     int[] all = IntStream.range(0, n).toArray();
-    try (TrainableModel model = new TrainableModel(spec, OptimizerSpec.sgd(0.1), ComputeOptions.cpu().withThreads(1, 1));
-        BatchAssembler assembler = new BatchAssembler(spec, n);
+    try (TrainableModel model = new TrainableModel(spec, OptimizerSpec.sgd(0.1), ComputeOptions.cpu().withThreads(1, 1),
+            options);
+        BatchAssembler assembler = new BatchAssembler(spec, n, options.sampleWeights());
         Batch batch = assembler.assemble(records, all, 0, n, 0, 0)) {
       float[] analytic = new float[model.parameterCount()];
       model.computeGradients(batch, analytic, 0, 0);
