@@ -1,7 +1,7 @@
 package ai.bios.spark
 
 import ai.bios.spark.internal.TrainingHooks
-import ai.bios.tf.exec.{EpochMetrics, StepListener, StepMetrics}
+import ai.bios.tf.exec.{EpochMetrics, StepListener, StepMetrics, StepTimeline}
 import org.apache.spark.sql.SparkSession
 
 import java.nio.file.{Files, Paths, StandardCopyOption}
@@ -45,6 +45,7 @@ final class FaultHooks extends TrainingHooks {
           if (f.where == s"ckpt$step") fire(f, rank)
         }
         override def onEpoch(e: EpochMetrics): Unit = inner.onEpoch(e)
+        override def onTimeline(t: StepTimeline): Unit = inner.onTimeline(t)
       }
       case None => inner
     }
