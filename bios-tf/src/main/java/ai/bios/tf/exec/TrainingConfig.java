@@ -32,6 +32,7 @@ public final class TrainingConfig implements Serializable {
   private final int shuffleWindow;
   private final int checkpointInterval;
   private final Duration inputTimeout;
+  private final int inputThreads;
 
   private TrainingConfig(Builder b) {
     this.mode = Objects.requireNonNull(b.mode, "executionMode");
@@ -54,6 +55,7 @@ public final class TrainingConfig implements Serializable {
       throw new InvalidSettingException("inputTimeout", b.inputTimeout, "must be a positive duration");
     }
     this.inputTimeout = b.inputTimeout;
+    this.inputThreads = InvalidSettingException.atLeast("inputThreads", b.inputThreads, 1);
   }
 
   public static Builder builder() {
@@ -64,7 +66,8 @@ public final class TrainingConfig implements Serializable {
     return new Builder()
         .mode(mode).prefetchDepth(prefetchDepth).prefetchMemoryBytes(prefetchMemoryBytes)
         .batchSize(batchSize).epochs(epochs).maxSteps(maxSteps).seed(seed).shuffle(shuffle)
-        .shuffleWindow(shuffleWindow).checkpointInterval(checkpointInterval).inputTimeout(inputTimeout);
+        .shuffleWindow(shuffleWindow).checkpointInterval(checkpointInterval).inputTimeout(inputTimeout)
+        .inputThreads(inputThreads);
   }
 
   public ExecutionMode mode() {
@@ -127,6 +130,15 @@ public final class TrainingConfig implements Serializable {
     return inputTimeout;
   }
 
+  /**
+   * Threads that run a {@link ai.bios.tf.input.ParallelRecordSource}'s per-record transforms in
+   * EFFICIENT mode (the feeder is one of them); SIMPLE mode runs them on the loop's thread. The
+   * trained weights do not depend on it.
+   */
+  public int inputThreads() {
+    return inputThreads;
+  }
+
   /** This worker's share of the global batch: the first {@code batchSize % workers} ranks take one more. */
   public int localBatchSize(int rank, int workers) {
     return batchSize / workers + (rank < batchSize % workers ? 1 : 0);
@@ -156,7 +168,8 @@ public final class TrainingConfig implements Serializable {
   public String toString() {
     return "TrainingConfig{mode=" + mode + ", prefetchDepth=" + prefetchDepth + ", batchSize=" + batchSize
         + ", epochs=" + epochs + ", maxSteps=" + maxSteps + ", seed=" + seed + ", shuffle=" + shuffle
-        + ", shuffleWindow=" + shuffleWindow + ", checkpointInterval=" + checkpointInterval + ", inputTimeout=" + inputTimeout + "}";
+        + ", shuffleWindow=" + shuffleWindow + ", checkpointInterval=" + checkpointInterval + ", inputTimeout=" + inputTimeout
+        + ", inputThreads=" + inputThreads + "}";
   }
 
   /** Builder with the defaults: efficient mode, auto prefetch (256 MiB), batch 256, 1 epoch. */
@@ -172,6 +185,7 @@ public final class TrainingConfig implements Serializable {
     private int shuffleWindow = DEFAULT_SHUFFLE_WINDOW;
     private int checkpointInterval;
     private Duration inputTimeout = DEFAULT_INPUT_TIMEOUT;
+    private int inputThreads = 1;
 
     public Builder mode(ExecutionMode v) {
       mode = v;
@@ -229,6 +243,11 @@ public final class TrainingConfig implements Serializable {
 
     public Builder inputTimeout(Duration v) {
       inputTimeout = v;
+      return this;
+    }
+
+    public Builder inputThreads(int v) {
+      inputThreads = v;
       return this;
     }
 
