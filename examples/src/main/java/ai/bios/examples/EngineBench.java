@@ -142,6 +142,10 @@ public final class EngineBench {
       // The process clock counts TensorFlow's native threads too (ThreadMXBean sees Java threads only).
       double cpuMs = median(efficient.stream().mapToDouble(r -> r.cpuNanos / 1e6 / steps).toArray());
       double cpuFloorMs = cpuMs / cores;
+      double simpleCpuMs = median(simple.stream().mapToDouble(r -> r.cpuNanos / 1e6 / steps).toArray());
+      // Cores this process actually got while the efficient runs ran (2 on an idle 2-core machine
+      // at the floor; less when other processes share the cores, which the floor cannot see).
+      double coresUsed = median(efficient.stream().mapToDouble(r -> (double) r.cpuNanos / r.report.wallNanos()).toArray());
       double loopCpuMs = median(efficient.stream().mapToDouble(r -> r.loopCpuNanos / 1e6 / steps).toArray());
       double gcMs = median(efficient.stream().mapToDouble(r -> r.gcMillis / (double) steps).toArray());
 
@@ -155,13 +159,13 @@ public final class EngineBench {
               + "\"speedup\":%.3f,\"ceiling\":%.3f,\"efficiency\":%.3f,\"bitwise_equal\":%b,"
               + "\"simple_wall_ms_per_step\":%.3f,\"efficient_wall_ms_per_step\":%.3f,\"speedup_wall\":%.3f,"
               + "\"overhead_ms\":%.4f,\"overhead_pct\":%.3f,\"prefetch_depth\":\"%s\",\"prefetch_depth_used\":%d,"
-              + "\"cpu_ms_per_step\":%.3f,\"cpu_floor_ms\":%.3f,\"efficiency_vs_cpu_floor\":%.3f,"
+              + "\"cpu_ms_per_step\":%.3f,\"simple_cpu_ms_per_step\":%.3f,\"cores_used\":%.2f,\"cpu_floor_ms\":%.3f,\"efficiency_vs_cpu_floor\":%.3f,"
               + "\"efficiency_vs_cpu_floor_wall\":%.3f,\"loop_thread_cpu_ms\":%.3f,\"gc_ms_per_step\":%.3f,"
               + "\"stage_ms\":{%s},\"tf_threads\":{\"intra_op\":1,\"inter_op\":1},\"input_threads\":%d,"
               + "\"source_px\":%d,\"cores\":%d}%n",
           w.name(), steps, blocks, w.batch(), simpleMs, efficientMs, simpleMs / efficientMs, sum / longest,
           longest / efficientMs, bitwise, simpleWall, efficientWall, simpleWall / efficientWall,
-          overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, cpuMs, cpuFloorMs, cpuFloorMs / efficientMs,
+          overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, cpuMs, simpleCpuMs, coresUsed, cpuFloorMs, cpuFloorMs / efficientMs,
           cpuFloorMs / efficientWall, loopCpuMs, gcMs, stageJson, inputThreads, w.sourceSize(), cores);
     } finally {
       deleteRecursively(scratch);
