@@ -146,6 +146,12 @@ public final class EngineBench {
       // Cores this process actually got while the efficient runs ran (2 on an idle 2-core machine
       // at the floor; less when other processes share the cores, which the floor cannot see).
       double coresUsed = median(efficient.stream().mapToDouble(r -> (double) r.cpuNanos / r.report.wallNanos()).toArray());
+      // Cores the other processes of the machine kept busy meanwhile (Linux /proc/stat; 0 elsewhere),
+      // and the floor on the cores they left: what this run could reach on a machine it shares.
+      double othersCores = median(efficient.stream()
+          .mapToDouble(r -> Math.max(0, (double) (r.machineBusyNanos - r.cpuNanos) / r.report.wallNanos())).toArray());
+      double availableCores = Math.max(1, cores - othersCores);
+      double availableFloorMs = cpuMs / availableCores;
       double loopCpuMs = median(efficient.stream().mapToDouble(r -> r.loopCpuNanos / 1e6 / steps).toArray());
       double gcMs = median(efficient.stream().mapToDouble(r -> r.gcMillis / (double) steps).toArray());
 
@@ -160,13 +166,14 @@ public final class EngineBench {
               + "\"simple_wall_ms_per_step\":%.3f,\"efficient_wall_ms_per_step\":%.3f,\"speedup_wall\":%.3f,"
               + "\"overhead_ms\":%.4f,\"overhead_pct\":%.3f,\"prefetch_depth\":\"%s\",\"prefetch_depth_used\":%d,"
               + "\"cpu_ms_per_step\":%.3f,\"simple_cpu_ms_per_step\":%.3f,\"cores_used\":%.2f,\"cpu_floor_ms\":%.3f,\"efficiency_vs_cpu_floor\":%.3f,"
-              + "\"efficiency_vs_cpu_floor_wall\":%.3f,\"loop_thread_cpu_ms\":%.3f,\"gc_ms_per_step\":%.3f,"
+              + "\"efficiency_vs_cpu_floor_wall\":%.3f,\"other_processes_cores\":%.2f,"
+              + "\"cpu_floor_available_ms\":%.3f,\"efficiency_vs_available_floor\":%.3f,\"loop_thread_cpu_ms\":%.3f,\"gc_ms_per_step\":%.3f,"
               + "\"stage_ms\":{%s},\"tf_threads\":{\"intra_op\":1,\"inter_op\":1},\"input_threads\":%d,"
               + "\"source_px\":%d,\"cores\":%d}%n",
           w.name(), steps, blocks, w.batch(), simpleMs, efficientMs, simpleMs / efficientMs, sum / longest,
           longest / efficientMs, bitwise, simpleWall, efficientWall, simpleWall / efficientWall,
           overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, cpuMs, simpleCpuMs, coresUsed, cpuFloorMs, cpuFloorMs / efficientMs,
-          cpuFloorMs / efficientWall, loopCpuMs, gcMs, stageJson, inputThreads, w.sourceSize(), cores);
+          cpuFloorMs / efficientWall, othersCores, availableFloorMs, availableFloorMs / efficientMs, loopCpuMs, gcMs, stageJson, inputThreads, w.sourceSize(), cores);
     } finally {
       deleteRecursively(scratch);
     }
@@ -176,7 +183,24 @@ public final class EngineBench {
    * A run's report, final weights, the CPU time the whole process (every thread) and the loop's own
    * thread spent in its step loop, and the JVM's collectors' time meanwhile.
    */
-  private record Result(TrainingReport report, float[] weights, long cpuNanos, long loopCpuNanos, long gcMillis) {}
+  private record Result(TrainingReport report, float[] weights, long cpuNanos, long loopCpuNanos, long gcMillis,
+      long machineBusyNanos) {}
+
+  /** CPU time every process of the machine has spent so far (busy ticks of /proc/stat), or -1 off Linux. */
+  private static long machineBusyNanos() {
+    try {
+      String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      long busy = 0;
+      for (int i = 1; i < f.length && i <= 8; i++) {
+        if (i != 4 && i != 5) { // idle, iowait
+          busy += Long.parseLong(f[i]);
+        }
+      }
+      return busy * 10_000_000L; // USER_HZ = 100
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
 
   private static long gcMillis() {
     long sum = 0;
@@ -211,11 +235,13 @@ public final class EngineBench {
       java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
       long gc0 = gcMillis();
       long loop0 = threads.getCurrentThreadCpuTime();
+      long machine0 = machineBusyNanos();
       long cpu0 = processCpuNanos();
       TrainingReport report = loop.run();
       long cpu = processCpuNanos() - cpu0;
+      long machine = machine0 < 0 ? cpu : machineBusyNanos() - machine0; // off Linux: as if alone
       long loopCpu = threads.getCurrentThreadCpuTime() - loop0;
-      return new Result(report, model.exportWeights(), cpu, loopCpu, gcMillis() - gc0);
+      return new Result(report, model.exportWeights(), cpu, loopCpu, gcMillis() - gc0, machine);
     } finally {
       deleteRecursively(run);
     }

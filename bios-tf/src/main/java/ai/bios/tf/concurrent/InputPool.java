@@ -135,6 +135,9 @@ public final class InputPool implements AutoCloseable {
     lock.lock();
     try {
       while (job.finished.get() < job.n) {
+        if (job.abandoned) {
+          throw new IllegalStateException("the input threads were closed while a batch was being built");
+        }
         done.awaitNanos(Cancellation.MAX_WAIT_NANOS);
         if (job.finished.get() < job.n) {
           cancellation.check();
@@ -233,6 +236,7 @@ public final class InputPool implements AutoCloseable {
         j.abandon();
       }
       work.signalAll();
+      done.signalAll(); // a caller still waiting sees its job abandoned
     } finally {
       lock.unlock();
     }
