@@ -135,7 +135,10 @@ public final class InputPool implements AutoCloseable {
     lock.lock();
     try {
       while (job.finished.get() < job.n) {
-        if (job.abandoned) {
+        if (job.abandoned) { // by this thread's interrupt, or by close()
+          if (Thread.interrupted()) {
+            throw new InterruptedException("interrupted while the input threads built a batch");
+          }
           throw new IllegalStateException("the input threads were closed while a batch was being built");
         }
         done.awaitNanos(Cancellation.MAX_WAIT_NANOS);
