@@ -1,6 +1,6 @@
 package ai.bios.examples;
 
-import ai.bios.tf.input.RecordSource;
+import ai.bios.tf.input.ParallelRecordSource;
 import ai.bios.tf.input.RecordWriter;
 import java.util.SplittableRandom;
 import java.util.zip.DataFormatException;
@@ -8,23 +8,35 @@ import java.util.zip.Deflater;
 import java.util.zip.Inflater;
 
 /**
- * Images stored as a pipeline stores them: compressed bytes. Reading a record does real input work
- * on the feeder thread: inflate the {@code source x source x 3} bytes, downsample to the model's
- * {@code out x out} (area average, as an image resize does), augment (random crop of a padded image
- * and horizontal flip, drawn from {@code (seed, epoch, index)} so every run sees the same pixels),
+ * Images stored as a pipeline stores them: compressed bytes. {@link #fetch} hands out a record's
+ * encoded bytes; {@link #transform} does the real input work, on any input thread with its own
+ * scratch: inflate the {@code source x source x 3} bytes, downsample to the model's {@code out x
+ * out} (area average, as an image resize does), augment (random crop of a padded image and
+ * horizontal flip, drawn from {@code (seed, epoch, index)} so every run sees the same pixels),
  * normalise to floats.
  */
-final class EncodedImages implements RecordSource {
+final class EncodedImages implements ParallelRecordSource<byte[]> {
   private final byte[][] encoded;
   private final int[] labels;
   private final int source;
   private final int out;
   private final int pad;
   private final long seed;
-  private final Inflater inflater = new Inflater();
-  private final byte[] raw;
-  private final float[] small;
-  private final float[] pixels;
+  /** Each input thread's inflater and buffers. */
+  private final ThreadLocal<Scratch> scratch;
+
+  private static final class Scratch {
+    final Inflater inflater = new Inflater();
+    final byte[] raw;
+    final float[] small;
+    final float[] pixels;
+
+    Scratch(int source, int out) {
+      raw = new byte[source * source * 3];
+      small = new float[out * out * 3];
+      pixels = new float[out * out * 3];
+    }
+  }
 
   EncodedImages(int n, int classes, int source, int out, long seed) {
     if (source % out != 0) {
@@ -34,9 +46,7 @@ final class EncodedImages implements RecordSource {
     this.out = out;
     this.pad = Math.max(1, out / 8);
     this.seed = seed;
-    this.raw = new byte[source * source * 3];
-    this.small = new float[out * out * 3];
-    this.pixels = new float[out * out * 3];
+    this.scratch = ThreadLocal.withInitial(() -> new Scratch(source, out));
     this.encoded = new byte[n][];
     this.labels = new int[n];
     SplittableRandom rnd = new SplittableRandom(seed);
@@ -81,10 +91,21 @@ final class EncodedImages implements RecordSource {
     return encoded.length;
   }
 
+  /** The record's encoded bytes (never written: shared by every read of the record). */
   @Override
-  public void read(int index, int epoch, RecordWriter w) {
+  public byte[] fetch(int index) {
+    return encoded[index];
+  }
+
+  @Override
+  public void transform(byte[] bytes, int index, int epoch, RecordWriter w) {
+    Scratch s = scratch.get();
+    Inflater inflater = s.inflater;
+    byte[] raw = s.raw;
+    float[] small = s.small;
+    float[] pixels = s.pixels;
     inflater.reset();
-    inflater.setInput(encoded[index]);
+    inflater.setInput(bytes);
     try {
       int got = inflater.inflate(raw);
       if (got != raw.length) {

@@ -36,7 +36,10 @@ import java.util.stream.Stream;
  * in blocks after a warm-up, medians reported. The last line is one JSON object.
  *
  * <pre>examples/bin/run-example EngineBench --workload balanced|input-bound|compute-bound|seed
- *     [--steps N] [--blocks B] [--prefetch N|auto]</pre>
+ *     [--steps N] [--blocks B] [--prefetch N|auto] [--input-threads N|auto] [--source PIXELS]</pre>
+ *
+ * <p>{@code --input-threads} (default 1; {@code auto}: the cores less one, at least 1) transforms the
+ * images on that many threads in EFFICIENT mode (the feeder and {@code N - 1} input threads).
  *
  * <p>Fitted to a 2-core machine: TensorFlow runs with one intra-op and one inter-op thread, the
  * feeder is one thread, so compute and input each have a core. Reporting and checkpoint writes are
@@ -89,15 +92,20 @@ public final class EngineBench {
     int steps = Integer.parseInt(a.get("steps", "60"));
     int blocks = Integer.parseInt(a.get("blocks", "4"));
     PrefetchDepth depth = PrefetchDepth.parse(a.get("prefetch", "4"));
+    int cores = Runtime.getRuntime().availableProcessors();
+    String threadsArg = a.get("input-threads", "1");
+    int inputThreads = threadsArg.equals("auto") ? Math.max(1, cores - 1) : Integer.parseInt(threadsArg);
     a.requireConsumed();
 
     EncodedImages data = new EncodedImages(steps * w.batch(), 10, w.sourceSize(), w.imageSize(), 5);
     Path scratch = Files.createTempDirectory("bios-bench");
     try {
-      System.out.printf(Locale.ROOT, "workload %s: %d records %dx%d decoded to %dx%d, batch %d, %d steps x %d blocks%n",
-          w.name(), data.size(), w.sourceSize(), w.sourceSize(), w.imageSize(), w.imageSize(), w.batch(), steps, blocks);
-      run(w, data, ExecutionMode.SIMPLE, depth, steps, scratch); // warm-up (JIT, TF kernels, page cache)
-      run(w, data, ExecutionMode.EFFICIENT, depth, steps, scratch);
+      System.out.printf(Locale.ROOT, "workload %s: %d records %dx%d decoded to %dx%d, batch %d, %d steps x %d blocks,"
+              + " %d input threads%n",
+          w.name(), data.size(), w.sourceSize(), w.sourceSize(), w.imageSize(), w.imageSize(), w.batch(), steps, blocks,
+          inputThreads);
+      run(w, data, ExecutionMode.SIMPLE, depth, inputThreads, steps, scratch); // warm-up (JIT, TF kernels, page cache)
+      run(w, data, ExecutionMode.EFFICIENT, depth, inputThreads, steps, scratch);
 
       List<Result> simple = new ArrayList<>();
       List<Result> efficient = new ArrayList<>();
@@ -106,7 +114,7 @@ public final class EngineBench {
         for (ExecutionMode mode : simpleFirst
             ? List.of(ExecutionMode.SIMPLE, ExecutionMode.EFFICIENT)
             : List.of(ExecutionMode.EFFICIENT, ExecutionMode.SIMPLE)) {
-          Result r = run(w, data, mode, depth, steps, scratch);
+          Result r = run(w, data, mode, depth, inputThreads, steps, scratch);
           (mode == ExecutionMode.SIMPLE ? simple : efficient).add(r);
           System.out.printf(Locale.ROOT, "block %d %-9s step median %.2f ms  wall/step %.2f ms  %s%n",
               b, mode, r.report.stepMedianNanos() / 1e6, r.report.wallNanos() / 1e6 / steps, stages(r.report));
@@ -131,8 +139,21 @@ public final class EngineBench {
       int chosenDepth = efficient.get(efficient.size() - 1).report.prefetchDepth();
       // The CPU floor: what all threads' CPU time per step allows on this machine's cores. On a
       // CPU-only host compute shares the cores with input, so this, not the ceiling, is the limit.
-      int cores = Runtime.getRuntime().availableProcessors();
-      double cpuFloorMs = median(efficient.stream().mapToDouble(r -> r.cpuNanos / 1e6 / steps).toArray()) / cores;
+      // The process clock counts TensorFlow's native threads too (ThreadMXBean sees Java threads only).
+      double cpuMs = median(efficient.stream().mapToDouble(r -> r.cpuNanos / 1e6 / steps).toArray());
+      double cpuFloorMs = cpuMs / cores;
+      double simpleCpuMs = median(simple.stream().mapToDouble(r -> r.cpuNanos / 1e6 / steps).toArray());
+      // Cores this process actually got while the efficient runs ran (2 on an idle 2-core machine
+      // at the floor; less when other processes share the cores, which the floor cannot see).
+      double coresUsed = median(efficient.stream().mapToDouble(r -> (double) r.cpuNanos / r.report.wallNanos()).toArray());
+      // Cores the other processes of the machine kept busy meanwhile (Linux /proc/stat; 0 elsewhere),
+      // and the floor on the cores they left: what this run could reach on a machine it shares.
+      double othersCores = median(efficient.stream()
+          .mapToDouble(r -> Math.max(0, (double) (r.machineBusyNanos - r.cpuNanos) / r.report.wallNanos())).toArray());
+      double availableCores = Math.max(1, cores - othersCores);
+      double availableFloorMs = cpuMs / availableCores;
+      double loopCpuMs = median(efficient.stream().mapToDouble(r -> r.loopCpuNanos / 1e6 / steps).toArray());
+      double gcMs = median(efficient.stream().mapToDouble(r -> r.gcMillis / (double) steps).toArray());
 
       StringBuilder stageJson = new StringBuilder();
       for (Map.Entry<Stage, Double> e : cost.entrySet()) {
@@ -144,20 +165,50 @@ public final class EngineBench {
               + "\"speedup\":%.3f,\"ceiling\":%.3f,\"efficiency\":%.3f,\"bitwise_equal\":%b,"
               + "\"simple_wall_ms_per_step\":%.3f,\"efficient_wall_ms_per_step\":%.3f,\"speedup_wall\":%.3f,"
               + "\"overhead_ms\":%.4f,\"overhead_pct\":%.3f,\"prefetch_depth\":\"%s\",\"prefetch_depth_used\":%d,"
-              + "\"cpu_floor_ms\":%.3f,\"efficiency_vs_cpu_floor\":%.3f,"
-              + "\"stage_ms\":{%s},\"tf_threads\":{\"intra_op\":1,\"inter_op\":1},\"feeder_threads\":1,"
-              + "\"cores\":%d}%n",
+              + "\"cpu_ms_per_step\":%.3f,\"simple_cpu_ms_per_step\":%.3f,\"cores_used\":%.2f,\"cpu_floor_ms\":%.3f,\"efficiency_vs_cpu_floor\":%.3f,"
+              + "\"efficiency_vs_cpu_floor_wall\":%.3f,\"other_processes_cores\":%.2f,"
+              + "\"cpu_floor_available_ms\":%.3f,\"efficiency_vs_available_floor\":%.3f,\"loop_thread_cpu_ms\":%.3f,\"gc_ms_per_step\":%.3f,"
+              + "\"stage_ms\":{%s},\"tf_threads\":{\"intra_op\":1,\"inter_op\":1},\"input_threads\":%d,"
+              + "\"source_px\":%d,\"cores\":%d}%n",
           w.name(), steps, blocks, w.batch(), simpleMs, efficientMs, simpleMs / efficientMs, sum / longest,
           longest / efficientMs, bitwise, simpleWall, efficientWall, simpleWall / efficientWall,
-          overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, cpuFloorMs, cpuFloorMs / efficientMs,
-          stageJson, cores);
+          overheadMs, 100 * overheadMs / efficientMs, depth, chosenDepth, cpuMs, simpleCpuMs, coresUsed, cpuFloorMs, cpuFloorMs / efficientMs,
+          cpuFloorMs / efficientWall, othersCores, availableFloorMs, availableFloorMs / efficientMs, loopCpuMs, gcMs, stageJson, inputThreads, w.sourceSize(), cores);
     } finally {
       deleteRecursively(scratch);
     }
   }
 
-  /** A run's report, final weights and the CPU time the whole process spent in its step loop. */
-  private record Result(TrainingReport report, float[] weights, long cpuNanos) {}
+  /**
+   * A run's report, final weights, the CPU time the whole process (every thread) and the loop's own
+   * thread spent in its step loop, and the JVM's collectors' time meanwhile.
+   */
+  private record Result(TrainingReport report, float[] weights, long cpuNanos, long loopCpuNanos, long gcMillis,
+      long machineBusyNanos) {}
+
+  /** CPU time every process of the machine has spent so far (busy ticks of /proc/stat), or -1 off Linux. */
+  private static long machineBusyNanos() {
+    try {
+      String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      long busy = 0;
+      for (int i = 1; i < f.length && i <= 8; i++) {
+        if (i != 4 && i != 5) { // idle, iowait
+          busy += Long.parseLong(f[i]);
+        }
+      }
+      return busy * 10_000_000L; // USER_HZ = 100
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private static long gcMillis() {
+    long sum = 0;
+    for (java.lang.management.GarbageCollectorMXBean gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+      sum += Math.max(0, gc.getCollectionTime());
+    }
+    return sum;
+  }
 
   /** CPU time of every thread of this process so far (Java and TensorFlow's native ones). */
   private static long processCpuNanos() {
@@ -165,11 +216,11 @@ public final class EngineBench {
         .getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
-  private static Result run(Workload w, EncodedImages data, ExecutionMode mode, PrefetchDepth depth, int steps,
-      Path scratch) throws IOException {
+  private static Result run(Workload w, EncodedImages data, ExecutionMode mode, PrefetchDepth depth,
+      int inputThreads, int steps, Path scratch) throws IOException {
     TrainingConfig config = TrainingConfig.builder()
         .mode(mode).prefetchDepth(depth).batchSize(w.batch()).epochs(1).maxSteps(steps).seed(9)
-        .checkpointInterval(w.checkpointInterval()).build();
+        .checkpointInterval(w.checkpointInterval()).inputThreads(inputThreads).build();
     Path run = Files.createTempDirectory(scratch, mode.name());
     try (TrainableModel model = new TrainableModel(w.spec(), OptimizerSpec.adam(0.001),
             ComputeOptions.cpu().withThreads(1, 1));
@@ -181,10 +232,16 @@ public final class EngineBench {
       if (w.checkpointInterval() > 0) {
         loop.checkpoints(new LocalCheckpointStore(run.resolve("checkpoints"), 2));
       }
+      java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+      long gc0 = gcMillis();
+      long loop0 = threads.getCurrentThreadCpuTime();
+      long machine0 = machineBusyNanos();
       long cpu0 = processCpuNanos();
       TrainingReport report = loop.run();
       long cpu = processCpuNanos() - cpu0;
-      return new Result(report, model.exportWeights(), cpu);
+      long machine = machine0 < 0 ? cpu : machineBusyNanos() - machine0; // off Linux: as if alone
+      long loopCpu = threads.getCurrentThreadCpuTime() - loop0;
+      return new Result(report, model.exportWeights(), cpu, loopCpu, gcMillis() - gc0, machine);
     } finally {
       deleteRecursively(run);
     }

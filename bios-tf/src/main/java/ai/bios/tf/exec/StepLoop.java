@@ -5,8 +5,10 @@ import ai.bios.tf.checkpoint.CheckpointStore;
 import ai.bios.tf.collective.Collective;
 import ai.bios.tf.collective.LocalCollective;
 import ai.bios.tf.concurrent.Cancellation;
+import ai.bios.tf.concurrent.InputPool;
 import ai.bios.tf.input.Batch;
 import ai.bios.tf.input.BatchAssembler;
+import ai.bios.tf.input.ParallelRecordSource;
 import ai.bios.tf.input.RecordSource;
 import ai.bios.tf.input.RecordStream;
 import ai.bios.tf.model.TrainableModel;
@@ -155,12 +157,25 @@ public final class StepLoop {
               + "records, or set the patience to 0");
     }
     RunShape shape = new RunShape(model, source, config, collective, stepsPerEpoch, cancellation);
-    try (Validation v = validation == null ? null : new Validation(model, validation, collective, shape.localBatch())) {
-      return run(shape, new Epochs(model, v, earlyStopping));
+    try (InputPool threads = inputThreads();
+        Validation v = validation == null ? null
+            : new Validation(model, validation, collective, shape.localBatch(), threads)) {
+      return run(shape, new Epochs(model, v, earlyStopping), threads);
     }
   }
 
-  private TrainingReport run(RunShape shape, Epochs epochs) {
+  /**
+   * The run's input threads ({@code <threadPrefix>-input-N}) when EFFICIENT mode transforms a
+   * {@link ParallelRecordSource}'s records on {@code inputThreads > 1} threads, else null (every
+   * record read on the thread that builds its batch). Closed (and joined) after the feeder.
+   */
+  private InputPool inputThreads() {
+    boolean parallel = source instanceof ParallelRecordSource || validation instanceof ParallelRecordSource;
+    return config.mode() == ExecutionMode.EFFICIENT && config.inputThreads() > 1 && parallel
+        ? new InputPool(config.inputThreads(), threadPrefix, cancellation) : null;
+  }
+
+  private TrainingReport run(RunShape shape, Epochs epochs, InputPool threads) {
     LossHistory losses = new LossHistory();
     long first = new Resume(model, store, collective, shape).apply(resumeFrom, losses, epochs);
     Schedule schedule = Schedule.of(config.mode());
@@ -178,7 +193,7 @@ public final class StepLoop {
     try (BatchAssembler assembler = new BatchAssembler(model.spec(), shape.localBatch(), model.lossOptions().sampleWeights())) {
       Schedule.Parts parts = new Schedule.Parts(config, timeline, assembler.batchBytes(), listener, threadPrefix,
           cancellation);
-      try (Input input = schedule.input(new BatchProducer(source, assembler, timeline, shape, first), parts);
+      try (Input input = schedule.input(new BatchProducer(source, assembler, timeline, shape, first, threads), parts);
           Reporter reporter = schedule.reporter(parts);
           Checkpointer checkpointer = store == null || !writeCheckpoints ? Checkpointer.NONE
               : schedule.checkpointer(store, reporter, parts)) {

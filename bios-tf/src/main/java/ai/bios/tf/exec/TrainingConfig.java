@@ -132,8 +132,9 @@ public final class TrainingConfig implements Serializable {
 
   /**
    * Threads that run a {@link ai.bios.tf.input.ParallelRecordSource}'s per-record transforms in
-   * EFFICIENT mode (the feeder is one of them); SIMPLE mode runs them on the loop's thread. The
-   * trained weights do not depend on it.
+   * EFFICIENT mode (the feeder, or the loop for validation records, is one of them; the others are
+   * {@code <threadPrefix>-input-N}); SIMPLE mode runs them on the loop's thread. The trained weights
+   * do not depend on it.
    */
   public int inputThreads() {
     return inputThreads;

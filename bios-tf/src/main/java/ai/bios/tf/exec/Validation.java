@@ -1,6 +1,8 @@
 package ai.bios.tf.exec;
 
+import ai.bios.tf.BiosException;
 import ai.bios.tf.collective.Collective;
+import ai.bios.tf.concurrent.InputPool;
 import ai.bios.tf.input.Batch;
 import ai.bios.tf.input.BatchAssembler;
 import ai.bios.tf.input.RecordSource;
@@ -16,7 +18,9 @@ import ai.bios.tf.model.TrainableModel;
  * Every worker then computes the same metrics from the same sums.
  *
  * <p>Runs on the training loop's thread, between steps (the feeder, if any, only reads training
- * records). Owns its batch assembler.
+ * records). A {@link ai.bios.tf.input.ParallelRecordSource} is transformed on the run's input
+ * threads when it has them (they may be building a training batch at the same time; each caller
+ * can finish its own batch alone). Owns its batch assembler, not the threads.
  */
 final class Validation implements AutoCloseable {
   /** Score bins of the AUC histogram, over [0, 1]. */
@@ -29,11 +33,16 @@ final class Validation implements AutoCloseable {
   private final RecordSource source;
   private final Collective collective;
   private final BatchAssembler assembler;
+  private final InputPool threads;
   private final double[] sums = new double[HEAD + 2 * BINS];
 
-  /** @param source this worker's validation records, complete by the end of the first epoch */
-  Validation(TrainableModel model, RecordSource source, Collective collective, int batch) {
+  /**
+   * @param source this worker's validation records, complete by the end of the first epoch
+   * @param threads the run's input threads, or null
+   */
+  Validation(TrainableModel model, RecordSource source, Collective collective, int batch, InputPool threads) {
     this.model = model;
+    this.threads = threads;
     this.source = source;
     this.collective = collective;
     this.assembler = new BatchAssembler(model.spec(), batch, model.lossOptions().sampleWeights());
@@ -50,7 +59,7 @@ final class Validation implements AutoCloseable {
     for (int from = 0; from < n; from += assembler.batchSize()) {
       int to = Math.min(n, from + assembler.batchSize());
       Evaluation e;
-      try (Batch b = assembler.assemble(source, order, from, to, 0, from)) {
+      try (Batch b = assemble(order, from, to)) {
         e = model.evaluate(b);
       }
       sums[0] += e.lossSum();
@@ -71,6 +80,15 @@ final class Validation implements AutoCloseable {
     double accuracy = count == 0 || model.spec().loss() == Loss.MEAN_SQUARED_ERROR ? Double.NaN : sums[2] / count;
     double auc = binary ? auc(sums, HEAD, HEAD + BINS) : Double.NaN;
     return new Metrics(loss, accuracy, auc, count);
+  }
+
+  private Batch assemble(int[] order, int from, int to) {
+    try {
+      return assembler.assemble(source, order, from, to, 0, from, threads);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BiosException("interrupted while reading validation records " + from + ".." + (to - 1), e);
+    }
   }
 
   /** The validation metrics of one epoch; NaN where undefined. */

@@ -1,7 +1,9 @@
 package ai.bios.tf.input;
 
 import ai.bios.tf.BadInputException;
+import ai.bios.tf.BiosException;
 import ai.bios.tf.InvalidSettingException;
+import ai.bios.tf.concurrent.InputPool;
 import ai.bios.tf.model.Loss;
 import ai.bios.tf.model.ModelSpec;
 import java.util.ArrayDeque;
@@ -18,8 +20,12 @@ import org.tensorflow.types.TFloat32;
  * <p>Every value is checked on the way in ({@link RecordChecks}); a bad record fails with a
  * {@link BadInputException} naming the record index, what was expected, what came, and the fix.
  *
- * <p>Threading: {@link #assemble} runs on one thread (the feeder); {@link Batch#close()} may come
- * from any thread; {@link #close()} frees the pool.
+ * <p>With an {@link InputPool} of several threads and a {@link ParallelRecordSource}, the calling
+ * thread fetches the batch's records in order, then the pool's threads transform them, each into
+ * its own row through its own {@link Writer}: the batch is the same as a serial read, bit for bit.
+ *
+ * <p>Threading: {@link #assemble} runs on one thread at a time (the feeder, or the loop); {@link
+ * Batch#close()} may come from any thread; {@link #close()} frees the pool.
  */
 public final class BatchAssembler implements AutoCloseable {
   private final ModelSpec spec;
@@ -30,7 +36,7 @@ public final class BatchAssembler implements AutoCloseable {
   private final RecordChecks checks;
   private final boolean weighted;
   private final ArrayDeque<Batch> free = new ArrayDeque<>();
-  private final Writer writer;
+  private Writer[] writers; // one per input thread; [0] is the calling thread's
   private boolean closed;
 
   /** @param batchSize the largest batch this assembler builds (this worker's share of a step) */
@@ -53,7 +59,7 @@ public final class BatchAssembler implements AutoCloseable {
     for (int i = 0; i < spec.inputShape().size(); i++) {
       featureDims[i + 1] = spec.inputShape().get(i);
     }
-    this.writer = new Writer();
+    this.writers = new Writer[] {new Writer()};
   }
 
   public int batchSize() {
@@ -67,9 +73,27 @@ public final class BatchAssembler implements AutoCloseable {
 
   /**
    * Reads records {@code indices[from, to)} of {@code source} into a batch for {@code (epoch,
-   * step)}. An empty range gives {@link Batch#empty}.
+   * step)}, on the calling thread. An empty range gives {@link Batch#empty}.
    */
   public Batch assemble(RecordSource source, int[] indices, int from, int to, int epoch, long step) {
+    try {
+      return assemble(source, indices, from, to, epoch, step, null);
+    } catch (InterruptedException e) {
+      throw new AssertionError("a serial read does not wait", e);
+    }
+  }
+
+  /**
+   * Reads records {@code indices[from, to)} of {@code source} into a batch for {@code (epoch,
+   * step)}: with {@code threads} (of more than one thread) and a {@link ParallelRecordSource}, fetched
+   * here in order and transformed on the pool's threads; otherwise read here. A record whose read
+   * or transform throws fails the batch with the error of its lowest failing row: a {@link
+   * BadInputException} as it is, anything else wrapped in a {@link BiosException} naming the record.
+   *
+   * @throws InterruptedException if this thread was interrupted while the pool's threads worked
+   */
+  public Batch assemble(RecordSource source, int[] indices, int from, int to, int epoch, long step,
+      InputPool threads) throws InterruptedException {
     int n = to - from;
     if (n < 0 || n > batchSize) {
       throw new IllegalArgumentException("batch of " + n + " records, limit " + batchSize);
@@ -78,25 +102,92 @@ public final class BatchAssembler implements AutoCloseable {
       return Batch.empty(epoch, step);
     }
     Batch batch = acquire(n);
-    boolean ok = false;
+    boolean release = true;
     try {
       FloatDataBuffer x = batch.features().asRawTensor().data().asFloats();
       FloatDataBuffer y = batch.labels().asRawTensor().data().asFloats();
       FloatDataBuffer w = weighted ? batch.weights().asRawTensor().data().asFloats() : null;
-      for (int row = 0; row < n; row++) {
-        int index = indices[from + row];
-        writer.begin(x, y, w, row, index);
-        source.read(index, epoch, writer);
-        writer.end();
+      if (threads != null && threads.threads() > 1 && source instanceof ParallelRecordSource<?> parallel) {
+        try {
+          transformAll(parallel, indices, from, n, epoch, threads, x, y, w);
+        } catch (InterruptedException | RuntimeException | Error e) {
+          release = !InputPool.stuck(e); // a transform may still write into it: leave it to the GC
+          throw e;
+        }
+      } else {
+        Writer writer = writers[0];
+        boolean wrap = source instanceof ParallelRecordSource;
+        for (int row = 0; row < n; row++) {
+          int index = indices[from + row];
+          writer.begin(x, y, w, row, index);
+          try {
+            source.read(index, epoch, writer);
+          } catch (RuntimeException e) {
+            throw wrap ? failed(index, "transform", e) : e;
+          }
+          writer.end();
+        }
       }
       batch.position(n, epoch, step);
-      ok = true;
+      release = false;
       return batch;
     } finally {
-      if (!ok) {
+      if (release) {
         batch.close();
       }
     }
+  }
+
+  /** Fetches rows {@code 0 .. n-1} here, in order, then transforms them on the pool's threads. */
+  private <R> void transformAll(ParallelRecordSource<R> source, int[] indices, int from, int n, int epoch,
+      InputPool threads, FloatDataBuffer x, FloatDataBuffer y, FloatDataBuffer w) throws InterruptedException {
+    Object[] raw = new Object[n]; // the batch's raw inputs: each dropped once transformed
+    for (int row = 0; row < n; row++) {
+      int index = indices[from + row];
+      try {
+        raw[row] = source.fetch(index);
+      } catch (RuntimeException e) {
+        throw failed(index, "fetch", e);
+      }
+    }
+    Writer[] rowWriters = writersFor(threads.threads());
+    try {
+      threads.run(n, (participant, row) -> {
+        Writer writer = rowWriters[participant];
+        int index = indices[from + row];
+        writer.begin(x, y, w, row, index);
+        @SuppressWarnings("unchecked")
+        R input = (R) raw[row];
+        raw[row] = null;
+        source.transform(input, index, epoch, writer);
+        writer.end();
+      });
+    } catch (InputPool.ItemFailed f) {
+      Throwable cause = f.getCause();
+      if (cause instanceof Error e) {
+        throw e;
+      }
+      throw failed(indices[from + f.item()], "transform", cause);
+    }
+  }
+
+  private Writer[] writersFor(int threads) {
+    if (writers.length < threads) {
+      Writer[] more = Arrays.copyOf(writers, threads);
+      for (int i = writers.length; i < threads; i++) {
+        more[i] = new Writer();
+      }
+      writers = more;
+    }
+    return writers;
+  }
+
+  /** A record source's failure on record {@code index}: bad input as it is, anything else naming the record. */
+  private static RuntimeException failed(int index, String what, Throwable e) {
+    if (e instanceof BadInputException b) {
+      return b;
+    }
+    return new BiosException("record " + index + ": the record source's " + what + " failed: " + e, e);
   }
 
   private synchronized Batch acquire(int n) {
