@@ -32,6 +32,21 @@ public final class ImageDecoder {
   /** The formats read. */
   public enum Format { JPEG, PNG }
 
+  /** Which library decodes: TensorFlow's kernels (libjpeg-turbo, libpng; the default) or the JDK's ImageIO. */
+  public enum Backend {
+    TENSORFLOW, IMAGEIO;
+
+    /** "tensorflow" or "imageio" (any case); throws naming the setting otherwise. */
+    public static Backend parse(String setting, String value) {
+      for (Backend b : values()) {
+        if (b.name().equalsIgnoreCase(value == null ? "" : value.trim())) {
+          return b;
+        }
+      }
+      throw new ai.bios.tf.InvalidSettingException(setting, value, "must be \"tensorflow\" or \"imageio\"");
+    }
+  }
+
   /** Images with more pixels than this are refused before decoding (a decompression bomb, or a mistake). */
   public static final long MAX_PIXELS = 1L << 27;
 
@@ -60,9 +75,60 @@ public final class ImageDecoder {
             : "convert the images to JPEG or PNG, or filter such rows out"));
   }
 
-  /** Decodes {@code bytes} (JPEG or PNG) to RGB or gray pixels. */
+  /** Decodes {@code bytes} (JPEG or PNG) to RGB or gray pixels with TensorFlow's kernels. */
   public static Pixels decode(byte[] bytes) {
+    return decode(bytes, Backend.TENSORFLOW);
+  }
+
+  /** Decodes {@code bytes} (JPEG or PNG) to RGB or gray pixels with {@code backend}, at full size. */
+  public static Pixels decode(byte[] bytes, Backend backend) {
+    return decode(bytes, backend, Integer.MAX_VALUE, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Decodes {@code bytes} (JPEG or PNG) with {@code backend}; the TensorFlow backend may decode a
+   * JPEG at 1/2, 1/4 or 1/8 scale when that still gives at least {@code minWidth x minHeight}.
+   */
+  public static Pixels decode(byte[] bytes, Backend backend, int minWidth, int minHeight) {
     Format format = detect(bytes);
+    return backend == Backend.TENSORFLOW ? TfImageDecoder.decode(bytes, format, minWidth, minHeight)
+        : decodeImageIo(bytes, format);
+  }
+
+  /** A JPEG's {width, height} from its frame header, or null when the header cannot be found. */
+  static int[] jpegSize(byte[] b) {
+    int p = 2;
+    while (p + 3 < b.length) {
+      if ((b[p] & 0xff) != 0xFF) {
+        return null;
+      }
+      int m = b[p + 1] & 0xff;
+      if (m == 0xFF) { // fill byte
+        p++;
+        continue;
+      }
+      if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+        p += 2;
+        continue;
+      }
+      int len = ((b[p + 2] & 0xff) << 8) | (b[p + 3] & 0xff);
+      if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+        if (p + 8 >= b.length) {
+          return null;
+        }
+        int h = ((b[p + 5] & 0xff) << 8) | (b[p + 6] & 0xff);
+        int w = ((b[p + 7] & 0xff) << 8) | (b[p + 8] & 0xff);
+        return w > 0 && h > 0 ? new int[] {w, h} : null;
+      }
+      if (m == 0xDA || len < 2) {
+        return null;
+      }
+      p += 2 + len;
+    }
+    return null;
+  }
+
+  private static Pixels decodeImageIo(byte[] bytes, Format format) {
     ImageReader reader;
     try {
       reader = (format == Format.JPEG ? JPEG_SPI : PNG_SPI).createReaderInstance();

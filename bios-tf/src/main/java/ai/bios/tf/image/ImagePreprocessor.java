@@ -44,6 +44,7 @@ public final class ImagePreprocessor {
   private final int bigWidth;
   private final float[] scale;
   private final float[] bias;
+  private final ImageDecoder.Backend decoder;
 
   /**
    * @param mean per-channel means in [0, 1] units ({@code channels} entries), or null for the defaults
@@ -51,6 +52,13 @@ public final class ImagePreprocessor {
    */
   public ImagePreprocessor(int height, int width, int channels, boolean randomCrop, boolean horizontalFlip,
       float[] mean, float[] std, double cropScale) {
+    this(height, width, channels, randomCrop, horizontalFlip, mean, std, cropScale, ImageDecoder.Backend.TENSORFLOW);
+  }
+
+  /** As above, decoding with {@code decoder}. */
+  public ImagePreprocessor(int height, int width, int channels, boolean randomCrop, boolean horizontalFlip,
+      float[] mean, float[] std, double cropScale, ImageDecoder.Backend decoder) {
+    this.decoder = java.util.Objects.requireNonNull(decoder, "decoder");
     this.height = InvalidSettingException.atLeast("height", height, 1);
     this.width = InvalidSettingException.atLeast("width", width, 1);
     if (channels != 1 && channels != 3) {
@@ -95,7 +103,7 @@ public final class ImagePreprocessor {
 
   /** Decodes {@code encoded} (JPEG or PNG) and writes its features at {@code out[offset..]}. */
   public void process(byte[] encoded, boolean training, SplittableRandom random, float[] out, int offset) {
-    process(ImageDecoder.decode(encoded), training, random, out, offset);
+    process(ImageDecoder.decode(encoded, decoder, bigWidth, bigHeight), training, random, out, offset);
   }
 
   /**

@@ -57,6 +57,15 @@ public final class Pixels {
   }
 
   /**
+   * Interleaved 8-bit pixels as TensorFlow's decoders return them: 1 = gray, 2 = gray + alpha,
+   * 3 = RGB, 4 = RGBA (alpha is ignored).
+   */
+  static Pixels interleaved(byte[] data, int width, int height, int channels) {
+    int[] bands = channels >= 3 ? new int[] {0, 1, 2} : new int[] {0};
+    return new Pixels(data, 0, width, height, channels, width * channels, bands);
+  }
+
+  /**
    * The pixels of a Spark {@code image} struct row ({@code ImageSchema}): {@code data} is row-major
    * with {@code nChannels} interleaved bytes per pixel in OpenCV order: 1 = gray, 3 = B, G, R,
    * 4 = B, G, R, A (alpha is ignored).

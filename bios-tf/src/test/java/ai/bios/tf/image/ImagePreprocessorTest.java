@@ -22,7 +22,10 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageWriteParam;
 import javax.imageio.ImageWriter;
 import javax.imageio.stream.MemoryCacheImageOutputStream;
+import ai.bios.tf.image.ImageDecoder.Backend;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class ImagePreprocessorTest {
   private static final float[] ZERO = {0f, 0f, 0f};
@@ -67,10 +70,11 @@ class ImagePreprocessorTest {
     return img;
   }
 
-  @Test
-  void pngDecodesToTheExactPixelsItEncodes() throws IOException {
+  @ParameterizedTest
+  @EnumSource(Backend.class)
+  void pngDecodesToTheExactPixelsItEncodes(Backend backend) throws IOException {
     BufferedImage img = picture(37, 23, 1);
-    Pixels px = ImageDecoder.decode(encode(img, "png", 0));
+    Pixels px = ImageDecoder.decode(encode(img, "png", 0), backend);
     assertEquals(37, px.width());
     assertEquals(23, px.height());
     assertEquals(3, px.channels());
@@ -84,10 +88,11 @@ class ImagePreprocessorTest {
     }
   }
 
-  @Test
-  void jpegDecodesCloseToThePictureItEncodes() throws IOException {
+  @ParameterizedTest
+  @EnumSource(Backend.class)
+  void jpegDecodesCloseToThePictureItEncodes(Backend backend) throws IOException {
     BufferedImage img = picture(64, 48, 2);
-    Pixels px = ImageDecoder.decode(encode(rgbCopy(img, BufferedImage.TYPE_3BYTE_BGR), "jpeg", 0.95f));
+    Pixels px = ImageDecoder.decode(encode(rgbCopy(img, BufferedImage.TYPE_3BYTE_BGR), "jpeg", 0.95f), backend);
     assertEquals(64, px.width());
     double sum = 0;
     int max = 0;
@@ -105,17 +110,18 @@ class ImagePreprocessorTest {
     assertTrue(max < 40, "max abs error " + max);
   }
 
-  @Test
-  void grayPngIsOneChannelAndBecomesThreeEqualChannelsOrStaysOne() throws IOException {
+  @ParameterizedTest
+  @EnumSource(Backend.class)
+  void grayPngIsOneChannelAndBecomesThreeEqualChannelsOrStaysOne(Backend backend) throws IOException {
     BufferedImage gray = rgbCopy(picture(20, 10, 3), BufferedImage.TYPE_BYTE_GRAY);
     byte[] png = encode(gray, "png", 0);
-    Pixels px = ImageDecoder.decode(png);
+    Pixels px = ImageDecoder.decode(png, backend);
     assertEquals(1, px.channels());
     assertEquals(gray.getRaster().getSample(7, 4, 0), px.get(7, 4, 0));
     float[] rgb = new float[20 * 10 * 3];
-    new ImagePreprocessor(10, 20, 3, false, false, ZERO, ONE, 1.125).process(png, false, null, rgb, 0);
+    new ImagePreprocessor(10, 20, 3, false, false, ZERO, ONE, 1.125, backend).process(png, false, null, rgb, 0);
     float[] one = new float[20 * 10];
-    new ImagePreprocessor(10, 20, 1, false, false, new float[] {0f}, new float[] {1f}, 1.125).process(png, false, null, one, 0);
+    new ImagePreprocessor(10, 20, 1, false, false, new float[] {0f}, new float[] {1f}, 1.125, backend).process(png, false, null, one, 0);
     for (int i = 0; i < one.length; i++) {
       assertEquals(one[i], rgb[3 * i]);
       assertEquals(one[i], rgb[3 * i + 1]);
@@ -242,14 +248,15 @@ class ImagePreprocessorTest {
     return out;
   }
 
-  @Test
-  void sameBytesAndRandomGiveBitwiseTheSameFloatsOnAnyThread() throws Exception {
+  @ParameterizedTest
+  @EnumSource(Backend.class)
+  void sameBytesAndRandomGiveBitwiseTheSameFloatsOnAnyThread(Backend backend) throws Exception {
     List<byte[]> images = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
       BufferedImage img = picture(40 + 13 * i, 30 + 7 * i, i);
       images.add(i % 3 == 0 ? encode(img, "png", 0) : encode(rgbCopy(img, BufferedImage.TYPE_3BYTE_BGR), "jpeg", 0.9f));
     }
-    ImagePreprocessor p = new ImagePreprocessor(20, 28, 3, true, true);
+    ImagePreprocessor p = new ImagePreprocessor(20, 28, 3, true, true, null, null, 1.125, backend);
     float[][] serial = new float[images.size()][p.featureSize()];
     for (int i = 0; i < images.size(); i++) {
       p.process(images.get(i), true, new SplittableRandom(100 + i), serial[i], 0);
@@ -299,32 +306,52 @@ class ImagePreprocessorTest {
     assertTrue(e.getMessage().contains("5 bytes") && e.getMessage().contains("1800"), e.getMessage());
   }
 
-  @Test
-  void badBytesFailSayingWhatIsWrongWithTheFirstBytesInHex() throws IOException {
+  @ParameterizedTest
+  @EnumSource(Backend.class)
+  void badBytesFailSayingWhatIsWrongWithTheFirstBytesInHex(Backend backend) throws IOException {
     byte[] jpeg = encode(rgbCopy(picture(64, 64, 9), BufferedImage.TYPE_3BYTE_BGR), "jpeg", 0.9f);
     byte[] png = encode(picture(64, 64, 9), "png", 0);
-    assertMessage(new byte[0], "empty");
-    assertMessage(null, "empty");
-    assertMessage("hello, world".getBytes(java.nio.charset.StandardCharsets.US_ASCII), "not an image", "68 65 6c 6c 6f");
-    assertMessage("GIF89a\u0001\u0000".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), "unsupported image format GIF", "47 49 46 38");
-    assertMessage(Arrays.copyOf(jpeg, jpeg.length / 2), "truncated or corrupt JPEG", "ff d8 ff");
-    assertMessage(Arrays.copyOf(jpeg, 40), "truncated or corrupt JPEG", "ff d8 ff");
-    assertMessage(Arrays.copyOf(png, png.length / 2), "truncated or corrupt PNG", "89 50 4e 47");
-    assertMessage(Arrays.copyOf(png, 12), "truncated or corrupt PNG", "89 50 4e 47");
+    assertMessage(backend, new byte[0], "empty");
+    assertMessage(backend, null, "empty");
+    assertMessage(backend, "hello, world".getBytes(java.nio.charset.StandardCharsets.US_ASCII), "not an image", "68 65 6c 6c 6f");
+    assertMessage(backend, "GIF89a\u0001\u0000".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), "unsupported image format GIF", "47 49 46 38");
+    assertMessage(backend, Arrays.copyOf(jpeg, jpeg.length / 2), "truncated or corrupt JPEG", "ff d8 ff");
+    assertMessage(backend, Arrays.copyOf(jpeg, 40), "truncated or corrupt JPEG", "ff d8 ff");
+    assertMessage(backend, Arrays.copyOf(png, png.length / 2), "truncated or corrupt PNG", "89 50 4e 47");
+    assertMessage(backend, Arrays.copyOf(png, 12), "truncated or corrupt PNG", "89 50 4e 47");
     byte[] garbled = jpeg.clone();
     for (int i = garbled.length / 3; i < garbled.length / 3 + 200; i++) {
       garbled[i] = (byte) 0xFF;
     }
-    assertMessage(garbled, "corrupt JPEG", "ff d8 ff");
+    assertMessage(backend, garbled, "corrupt JPEG", "ff d8 ff");
   }
 
-  private static void assertMessage(byte[] bytes, String... parts) {
-    ImagePreprocessor p = new ImagePreprocessor(8, 8, 3, false, false);
+  private static void assertMessage(Backend backend, byte[] bytes, String... parts) {
+    ImagePreprocessor p = new ImagePreprocessor(8, 8, 3, false, false, null, null, 1.125, backend);
     BadInputException e = assertThrows(BadInputException.class,
         () -> p.process(bytes, false, null, new float[p.featureSize()], 0));
     for (String part : parts) {
       assertTrue(e.getMessage().contains(part), "'" + part + "' missing from: " + e.getMessage());
     }
+  }
+
+  /** The TensorFlow backend decodes a large JPEG at a DCT scale; the result stays close to a full decode. */
+  @Test
+  void scaledJpegDecodeAgreesWithAFullDecodeAndTheHeaderSizeIsRead() throws IOException {
+    byte[] jpeg = encode(rgbCopy(picture(256, 200, 10), BufferedImage.TYPE_3BYTE_BGR), "jpeg", 0.92f);
+    assertArrayEquals(new int[] {256, 200}, ImageDecoder.jpegSize(jpeg));
+    assertEquals(null, ImageDecoder.jpegSize(Arrays.copyOf(jpeg, 4)));
+    float[] scaled = new float[24 * 24 * 3];
+    new ImagePreprocessor(24, 24, 3, false, false, ZERO, ONE, 1.125, Backend.TENSORFLOW).process(jpeg, false, null, scaled, 0);
+    float[] full = new float[24 * 24 * 3];
+    new ImagePreprocessor(24, 24, 3, false, false, ZERO, ONE, 1.125, Backend.IMAGEIO).process(jpeg, false, null, full, 0);
+    double diff = 0;
+    for (int i = 0; i < full.length; i++) {
+      diff += Math.abs(full[i] - scaled[i]);
+    }
+    assertTrue(diff / full.length < 0.02, "mean difference " + diff / full.length + " of [0, 1] values");
+    assertEquals(32, ImageDecoder.decode(jpeg, Backend.TENSORFLOW, 24, 24).width(), "decoded at 1/8 scale");
+    assertEquals(256, ImageDecoder.decode(jpeg, Backend.TENSORFLOW).width());
   }
 
   @Test
