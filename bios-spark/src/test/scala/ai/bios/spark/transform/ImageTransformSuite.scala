@@ -45,7 +45,7 @@ class ImageTransformSuite extends AnyFunSuite with LocalSpark {
   private def picture(w: Int, h: Int): BufferedImage = {
     val img = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR)
     for (y <- 0 until h; x <- 0 until w) {
-      img.setRGB(x, y, ((x * 255 / w) << 16) | ((y * 255 / h) << 8) | ((x * y) % 256))
+      img.setRGB(x, y, ((x * 255 / w) << 16) | ((y * 255 / h) << 8) | (128 + (100 * math.sin(x * 0.3 + y * 0.2)).toInt))
     }
     img
   }
@@ -112,11 +112,17 @@ class ImageTransformSuite extends AnyFunSuite with LocalSpark {
     fromBytes.validateSchema(StructType(Seq(StructField("content", BinaryType))))
     val fromStruct = new ImageTransform("image").setSize(16, 16)
     fromStruct.validateSchema(images.schema)
+    val viaImageIo = new ImageTransform("content").setSize(16, 16).setDecoder("imageio")
     for (name <- files.keys) {
       val a = run(fromBytes, files(name), new FakeContext(false, 3))
       val b = run(fromStruct, structs(name), new FakeContext(false, 3))
-      // Both decode with ImageIO; the image source keeps BGR order, which the transform reads back as RGB.
-      assert(a sameElements b, name)
+      // The image source decodes with ImageIO and keeps BGR order, which the transform reads back as RGB.
+      assert(run(viaImageIo, files(name), new FakeContext(false, 3)) sameElements b, name)
+      if (name.endsWith(".png")) assert(a sameElements b, name)
+      else { // TensorFlow decodes this JPEG at 1/2 DCT scale with libjpeg-turbo: within ~10 of 255 levels
+        val diffs = a.zip(b).map { case (x, y) => math.abs(x - y) }
+        assert(diffs.sum / diffs.length < 0.15 && diffs.max < 1.0, s"$name: mean ${diffs.sum / diffs.length}, max ${diffs.max}")
+      }
     }
   }
 
