@@ -30,11 +30,11 @@ import javax.imageio.stream.ImageInputStreamImpl;
  * <p><b>Why TensorFlow by default</b> ({@code examples/bin/run-example ImageDecodeBench}; 2-core AMD
  * EPYC shared with other builds; 200 {@code ImageFolder} pictures 96-320 px, JPEG quality 85-95,
  * 7.9 KB on average, the same as PNG, 95 KB; output 96x96x3; images per CPU-second of the whole
- * process, 1 and 2 threads): decoding alone is a tie for JPEG (TensorFlow 3,700-4,100, ImageIO
- * 4,050-4,550) and close for PNG (1,335-1,345 vs 1,185-1,200), but TensorFlow's DecodeJpeg can
+ * process, 1 and 2 threads, ranges over three runs): decoding alone is a tie for JPEG (TensorFlow
+ * 3,700-4,780, ImageIO 2,750-4,550) and for PNG (1,235-1,345 vs 720-1,320), but TensorFlow's DecodeJpeg can
  * decode at 1/2, 1/4 or 1/8 scale inside the IDCT, which ImageIO cannot, so the whole path (decode,
- * resize, normalise) runs at 2,750-3,200 JPEGs per CPU-second against 1,890-1,980 (PNG: 930-960 vs
- * 980-1,010, a tie); the gain grows with the photo's size. The cost: one Graph and Session per JVM
+ * resize, normalise) runs at 2,750-3,200 JPEGs per CPU-second against 1,840-1,980 (PNG: 925-965 vs
+ * 895-1,010, a tie); the gain grows with the photo's size. The cost: one Graph and Session per JVM
  * (shared by all threads, run on the caller's thread, closed at exit), about 100 us per call against
  * 30 us, and libjpeg's messages on stderr for corrupt files. ImageIO needs no native resource and
  * stays as the {@code decoder=imageio} setting. {@code ImageIO.read} itself (a file-backed stream
