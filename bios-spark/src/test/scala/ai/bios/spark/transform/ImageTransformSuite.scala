@@ -1,0 +1,157 @@
+package ai.bios.spark.transform
+
+import ai.bios.spark.LocalSpark
+import ai.bios.tf.BadInputException
+import java.awt.image.BufferedImage
+import java.io.{ByteArrayInputStream, ByteArrayOutputStream, ObjectInputStream, ObjectOutputStream}
+import java.nio.file.Files
+import java.util.SplittableRandom
+import javax.imageio.ImageIO
+import org.apache.spark.ml.image.ImageSchema
+import org.apache.spark.sql.Row
+import org.apache.spark.sql.types.{ArrayType, BinaryType, FloatType, StringType, StructField, StructType}
+import org.scalatest.funsuite.AnyFunSuite
+
+/** A record of one column, as Bios's input threads would hand it over. */
+final class FakeRecord(value: Any) extends InputRecord {
+  override def size: Int = 1
+  override def isNullAt(i: Int): Boolean = value == null
+  override def getBinary(i: Int): Array[Byte] = value.asInstanceOf[Array[Byte]]
+  override def getString(i: Int): String = value.asInstanceOf[String]
+  override def getDouble(i: Int): Double = value.asInstanceOf[Double]
+  override def getFloats(i: Int): Array[Float] = value.asInstanceOf[Array[Float]]
+  override def getStruct(i: Int): Row = value.asInstanceOf[Row]
+  override def where: String = "row 0 of a test"
+}
+
+/** A context whose random must not be touched unless `training`. */
+final class FakeContext(override val training: Boolean, seed: Long) extends TransformContext {
+  var randomCalls = 0
+  override def epoch: Int = 0
+  override def random: SplittableRandom = { randomCalls += 1; new SplittableRandom(seed) }
+}
+
+final class Capture extends FeatureWriter {
+  var values: Array[Float] = _
+  override def features(v: Array[Float]): Unit = features(v, 0, v.length)
+  override def features(v: Array[Float], offset: Int, length: Int): Unit = {
+    assert(values == null, "exactly one features call per record")
+    values = java.util.Arrays.copyOfRange(v, offset, offset + length)
+  }
+}
+
+class ImageTransformSuite extends AnyFunSuite with LocalSpark {
+
+  private def picture(w: Int, h: Int): BufferedImage = {
+    val img = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR)
+    for (y <- 0 until h; x <- 0 until w) {
+      img.setRGB(x, y, ((x * 255 / w) << 16) | ((y * 255 / h) << 8) | (128 + (100 * math.sin(x * 0.3 + y * 0.2)).toInt))
+    }
+    img
+  }
+
+  private def encode(img: BufferedImage, format: String): Array[Byte] = {
+    val out = new ByteArrayOutputStream()
+    assert(ImageIO.write(img, format, out))
+    out.toByteArray
+  }
+
+  private def run(t: RecordTransform, value: Any, ctx: TransformContext): Array[Float] = {
+    val c = new Capture
+    t.transform(new FakeRecord(value), ctx, c)
+    assert(c.values.length == t.featureSize)
+    c.values
+  }
+
+  test("validateSchema accepts binary and Spark's image struct and names column, type and fix otherwise") {
+    val binary = StructType(Seq(StructField("path", StringType), StructField("content", BinaryType)))
+    new ImageTransform().validateSchema(binary)
+    new ImageTransform("image").validateSchema(ImageSchema.imageSchema)
+    val missing = intercept[IllegalArgumentException](new ImageTransform("pixels").validateSchema(binary))
+    assert(missing.getMessage.contains("`pixels`") && missing.getMessage.contains("path, content") &&
+      missing.getMessage.contains("setInputCol"), missing.getMessage)
+    val wrong = intercept[IllegalArgumentException](
+      new ImageTransform("path").validateSchema(binary))
+    assert(wrong.getMessage.contains("`path`") && wrong.getMessage.contains("string") &&
+      wrong.getMessage.contains("binaryFile"), wrong.getMessage)
+    val floats = StructType(Seq(StructField("x", ArrayType(FloatType))))
+    assert(intercept[IllegalArgumentException](new ImageTransform("x").validateSchema(floats))
+      .getMessage.contains("array<float>"))
+    val bad = intercept[ai.bios.tf.InvalidSettingException](new ImageTransform().setChannels(2).validateSchema(binary))
+    assert(bad.setting == "channels")
+  }
+
+  test("featureSize, deterministic and Java serialization follow the settings") {
+    val t = new ImageTransform("content").setSize(12, 20).setChannels(1)
+    assert(t.featureSize == 240)
+    assert(t.deterministic)
+    assert(!t.setHorizontalFlip(true).deterministic)
+    assert(!new ImageTransform().setRandomCrop(true).deterministic)
+    t.setMean(0.5f).setStd(0.25f)
+    val bytes = new ByteArrayOutputStream()
+    new ObjectOutputStream(bytes).writeObject(t)
+    val back = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray)).readObject().asInstanceOf[ImageTransform]
+    assert(back.toString == t.toString)
+    val png = encode(picture(30, 18), "png")
+    assert(run(back, png, new FakeContext(false, 1)) sameElements run(t, png, new FakeContext(false, 1)))
+  }
+
+  test("binaryFile bytes and the image source's struct of the same files give the same floats") {
+    val dir = Files.createTempDirectory("bios-images")
+    Files.write(dir.resolve("a.png"), encode(picture(40, 30), "png"))
+    Files.write(dir.resolve("b.jpg"), encode(picture(33, 47), "jpeg"))
+    val files = spark.read.format("binaryFile").load(dir.toString).select("path", "content")
+      .collect().map(r => r.getString(0).split('/').last -> r.getAs[Array[Byte]](1)).toMap
+    val images = spark.read.format("image").load(dir.toString).select("image")
+    val structs = images.collect().map { r =>
+      val s = r.getStruct(0)
+      s.getString(0).split('/').last -> s
+    }.toMap
+    assert(files.keySet == Set("a.png", "b.jpg") && structs.keySet == files.keySet)
+    val fromBytes = new ImageTransform("content").setSize(16, 16)
+    fromBytes.validateSchema(StructType(Seq(StructField("content", BinaryType))))
+    val fromStruct = new ImageTransform("image").setSize(16, 16)
+    fromStruct.validateSchema(images.schema)
+    val viaImageIo = new ImageTransform("content").setSize(16, 16).setDecoder("imageio")
+    for (name <- files.keys) {
+      val a = run(fromBytes, files(name), new FakeContext(false, 3))
+      val b = run(fromStruct, structs(name), new FakeContext(false, 3))
+      // The image source decodes with ImageIO and keeps BGR order, which the transform reads back as RGB.
+      assert(run(viaImageIo, files(name), new FakeContext(false, 3)) sameElements b, name)
+      if (name.endsWith(".png")) assert(a sameElements b, name)
+      else { // TensorFlow decodes this JPEG at 1/2 DCT scale with libjpeg-turbo: within ~10 of 255 levels
+        val diffs = a.zip(b).map { case (x, y) => math.abs(x - y) }
+        assert(diffs.sum / diffs.length < 0.15 && diffs.max < 1.0, s"$name: mean ${diffs.sum / diffs.length}, max ${diffs.max}")
+      }
+    }
+  }
+
+  test("inference never draws from the random; training crops and flips from it, reproducibly") {
+    val png = encode(picture(50, 40), "png")
+    val t = new ImageTransform().setSize(16, 16).setRandomCrop(true).setHorizontalFlip(true)
+    val infer = new FakeContext(false, 9)
+    val plain = run(t, png, infer)
+    assert(infer.randomCalls == 0)
+    assert(plain sameElements run(t, png, new FakeContext(false, 10)))
+    val trained = (0 until 6).map(s => run(t, png, new FakeContext(true, s)))
+    assert(trained.zip((0 until 6).map(s => run(t, png, new FakeContext(true, s)))).forall { case (a, b) => a sameElements b })
+    assert(trained.exists(a => !(a sameElements plain)), "some draw crops off centre or flips")
+  }
+
+  test("bad records fail naming the column and what is wrong") {
+    val t = new ImageTransform("content").setSize(8, 8)
+    t.validateSchema(StructType(Seq(StructField("content", BinaryType))))
+    val nul = intercept[BadInputException](run(t, null, new FakeContext(false, 0)))
+    assert(nul.getMessage.contains("`content` is null"), nul.getMessage)
+    val text = intercept[BadInputException](run(t, "not a picture".getBytes("UTF-8"), new FakeContext(true, 0)))
+    assert(text.getMessage.contains("`content`") && text.getMessage.contains("not an image") &&
+      text.getMessage.contains("6e 6f 74"), text.getMessage)
+    val jpeg = encode(picture(64, 64), "jpeg")
+    val cut = intercept[BadInputException](run(t, jpeg.take(jpeg.length / 2), new FakeContext(true, 0)))
+    assert(cut.getMessage.contains("truncated or corrupt JPEG"), cut.getMessage)
+    val s = new ImageTransform("image").setSize(8, 8)
+    s.validateSchema(ImageSchema.imageSchema)
+    val invalid = Row("file:/x.jpg", -1, -1, -1, -1, Array.emptyByteArray)
+    assert(intercept[BadInputException](run(s, invalid, new FakeContext(false, 0))).getMessage.contains("dropInvalid"))
+  }
+}
