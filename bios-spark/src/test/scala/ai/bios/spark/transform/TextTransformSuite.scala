@@ -162,17 +162,23 @@ class TextTransformSuite extends AnyFunSuite with LocalSpark {
   test("Java serialization keeps the learned vocabulary and the ids") {
     val fitted = TextTransform.builder("text").maxLength(6).ngrams(2).learnVocabulary(50, 1).build()
       .fit(texts(Seq("the sound is great", "great sound, poor battery", "battery died")))
-    val bytes = new ByteArrayOutputStream()
-    val out = new ObjectOutputStream(bytes)
-    out.writeObject(fitted)
-    out.close()
-    val back = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray)).readObject().asInstanceOf[TextTransform]
+    val back = roundTrip(fitted)
     assert(back.vocabulary.toSeq == fitted.vocabulary.toSeq && back.cardinality == fitted.cardinality)
     assert(back.maxLength == 6 && back.ngrams == 2 && back.inputCol == "text" && back.isFitted)
     for (s <- Seq("great sound", "the battery is poor", "unknown words only", "")) {
       assert(back.ids(s).toSeq == fitted.ids(s).toSeq, s)
       assert(run(back, s).toSeq == run(fitted, s).toSeq, s)
     }
+    val hashing = TextTransform.builder("text").maxLength(3).hashing(1000).build()
+    assert(roundTrip(hashing).ids("great product").toSeq == Seq(754, 380, 0) && roundTrip(hashing).hashBuckets == 1000)
+  }
+
+  private def roundTrip(t: TextTransform): TextTransform = {
+    val bytes = new ByteArrayOutputStream()
+    val out = new ObjectOutputStream(bytes)
+    out.writeObject(t)
+    out.close()
+    new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray)).readObject().asInstanceOf[TextTransform]
   }
 
   test("bad settings fail naming the setting, the value and the fix") {
@@ -211,10 +217,11 @@ class TextTransformSuite extends AnyFunSuite with LocalSpark {
     val rnd = new SplittableRandom(5)
     val inputs = Array.fill(400)((0 until 1 + rnd.nextInt(20)).map(_ => "W" + rnd.nextInt(260)).mkString(" "))
     val expected = inputs.map(s => run(t, s).toSeq)
+    val shared = roundTrip(t) // as on an executor: its term index is built by the first call, on some thread
     val pool = Executors.newFixedThreadPool(4)
     try {
       val tasks = (0 until 8).map(k => new Callable[Seq[Seq[Float]]] {
-        def call(): Seq[Seq[Float]] = inputs.indices.map(i => run(t, inputs((i + k * 50) % inputs.length)).toSeq)
+        def call(): Seq[Seq[Float]] = inputs.indices.map(i => run(shared, inputs((i + k * 50) % inputs.length)).toSeq)
       })
       val results = pool.invokeAll(tasks.asJava).asScala.map(_.get())
       for ((r, k) <- results.zipWithIndex; i <- inputs.indices) {
