@@ -208,8 +208,11 @@ private[spark] object BarrierTraining extends Logging {
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
           val report = try loop.run() catch {
             case e: Throwable =>
-              // Tell the next worker why, so its error (which Spark may report instead) names the cause.
-              ring.abort(s"${e.getClass.getSimpleName}: ${e.getMessage}")
+              // Tell the next worker why, so its error (which Spark may report instead) names the cause:
+              // the Bios error inside (a bad record, say), not the feeder thread's wrapper around it.
+              val why = Iterator.iterate(e)(_.getCause).takeWhile(_ != null)
+                .collectFirst { case b: BiosException => b }.getOrElse(e)
+              ring.abort(s"${why.getClass.getSimpleName}: ${why.getMessage}")
               throw e
           }
           job.hooks.reached(TrainingHooks.Trained, rank, attempt)
