@@ -1,5 +1,6 @@
 package ai.bios.spark
 
+import ai.bios.spark.internal.BarrierTraining
 import ai.bios.spark.transform.{FeatureWriter, InputRecord, RecordTransform, TransformContext}
 import ai.bios.tf.BadInputException
 import ai.bios.tf.model.{Activation, ModelSpec}
@@ -87,6 +88,9 @@ class TransformFitSuite extends AnyFunSuite with LocalSpark {
     val (_, first) = fits.head
     assert(first.summary.lossHistory.last < first.summary.lossHistory.head, first.summary.lossHistory.toSeq)
     fits.tail.foreach { case (name, m) => assert(m.getWeights.sameElements(first.getWeights), name) }
+    fits.foreach { case (name, m) =>
+      assert(m.summary.workers.forall(_.inputThreads == name.last.asDigit), s"$name ran on its inputThreads")
+    }
     val plain = estimator(new FlipBytes(flip = false)).fit(df)
     assert(!plain.getWeights.sameElements(first.getWeights), "the augmentation changes what is trained")
   }
@@ -163,6 +167,9 @@ class TransformFitSuite extends AnyFunSuite with LocalSpark {
     val threads = intercept[IllegalArgumentException](estimator().setInputThreads("0"))
     assert(threads.getMessage.contains("inputThreads") && threads.getMessage.contains("auto"), threads.getMessage)
     assert(estimator().setInputThreads("AUTO").getInputThreads == "auto")
+    // auto: the task's CPUs less one for the loop, at least one
+    assert(Seq(1, 2, 8).map(BarrierTraining.inputThreads(None, _)) == Seq(1, 1, 7))
+    assert(BarrierTraining.inputThreads(Some(3), 1) == 3)
     assert(estimator().copy(ParamMap.empty).getTransform.isInstanceOf[FlipBytes], "copy keeps the transform")
   }
 

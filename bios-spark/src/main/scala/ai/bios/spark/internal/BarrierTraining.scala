@@ -158,7 +158,7 @@ private[spark] object BarrierTraining extends Logging {
   }
 
   /** Input threads for this task: the param's number, or for auto the task's CPUs less one for the loop (at least 1). */
-  private[internal] def inputThreads(param: Option[Int], taskCpus: Int): Int = param.getOrElse(Math.max(1, taskCpus - 1))
+  private[spark] def inputThreads(param: Option[Int], taskCpus: Int): Int = param.getOrElse(Math.max(1, taskCpus - 1))
 
   private def train(rows: Iterator[(Long, Row)], job: Job, where: String, ctx: BarrierTaskContext): WorkerResult = {
     val rank = ctx.partitionId()
@@ -218,7 +218,8 @@ private[spark] object BarrierTraining extends Logging {
           job.hooks.reached(TrainingHooks.Trained, rank, attempt)
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
-              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report),
+              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report)
+              .copy(inputThreads = if (job.transform.isDefined) config.inputThreads() else 1),
             report.epochs().asScala.toList, report.bestEpoch(), report.stoppedEarly())
         } finally {
           model.close()
