@@ -13,7 +13,9 @@ import org.apache.spark.ml.Estimator
 import org.apache.spark.ml.attribute.AttributeGroup
 import org.apache.spark.ml.linalg.SQLDataTypes
 import org.apache.spark.ml.param.ParamMap
-import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
+import org.apache.spark.ml.bios.SparkInternals
+import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable, MLReader, MLWriter}
+import org.json4s.JsonAST.JObject
 import org.apache.spark.sql.{DataFrame, Dataset, functions}
 import org.apache.spark.sql.types.{BooleanType, DoubleType, StructType}
 
@@ -332,6 +334,14 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     }
   }
 
+  /** Saves the params and, if set, the input transform (`data/transform.ser`, as [[BiosModel]] does). */
+  override def write: MLWriter = new MLWriter {
+    override protected def saveImpl(path: String): Unit = {
+      SparkInternals.saveMetadata(BiosEstimator.this, path, sc, JObject())
+      transform.foreach(BiosModel.saveTransform(_, path, sc.hadoopConfiguration))
+    }
+  }
+
   /** A copy with `extra` params (MLlib's Pipeline and tuning call it), keeping the input transform. */
   override def copy(extra: ParamMap): BiosEstimator = defaultCopy[BiosEstimator](extra).setTransform(transform.orNull)
 }
@@ -341,4 +351,14 @@ object BiosEstimator extends DefaultParamsReadable[BiosEstimator] {
   private[spark] val FractionColumn = "__bios_validation"
 
   override def load(path: String): BiosEstimator = super.load(path)
+
+  /** Reads the params and the input transform, if one was saved. */
+  override def read: MLReader[BiosEstimator] = new MLReader[BiosEstimator] {
+    override def load(path: String): BiosEstimator = {
+      val (uid, setParams) = SparkInternals.loadMetadata(path, sc, classOf[BiosEstimator].getName)
+      val estimator = new BiosEstimator(uid)
+      setParams(estimator)
+      estimator.setTransform(BiosModel.loadTransform(path, sc.hadoopConfiguration).orNull)
+    }
+  }
 }

@@ -4,6 +4,7 @@ import ai.bios.spark.conf.BiosConf
 import ai.bios.spark.internal.{BarrierTraining, Inference, RowDecoder, TransformRunner}
 import ai.bios.spark.transform.RecordTransform
 import ai.bios.tf.model.{ComputeOptions, Loss, ModelSpec, OptimizerSpec, TrainableModel}
+import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
 import org.apache.spark.ml.Model
 import org.apache.spark.ml.bios.SparkInternals
@@ -159,10 +160,29 @@ object BiosModel extends MLReadable[BiosModel] {
       } finally {
         out.close()
       }
-      instance.inputTransform.foreach { t =>
-        val o = new ObjectOutputStream(fs.create(new Path(path, TransformFile), true))
-        try o.writeObject(t) finally o.close()
+      instance.inputTransform.foreach(saveTransform(_, path, sc.hadoopConfiguration))
+    }
+  }
+
+  /** Saves `t` under the stage directory `path` (see [[TransformFile]]). */
+  private[spark] def saveTransform(t: RecordTransform, path: String, conf: Configuration): Unit = {
+    val file = new Path(path, TransformFile)
+    val o = new ObjectOutputStream(file.getFileSystem(conf).create(file, true))
+    try o.writeObject(t) finally o.close()
+  }
+
+  /** The transform saved under the stage directory `path`, if one was. */
+  private[spark] def loadTransform(path: String, conf: Configuration): Option[RecordTransform] = {
+    val file = new Path(path, TransformFile)
+    val fs = file.getFileSystem(conf)
+    if (!fs.exists(file)) None
+    else {
+      val loader = Thread.currentThread().getContextClassLoader
+      val in = new ObjectInputStream(fs.open(file)) {
+        override def resolveClass(d: ObjectStreamClass): Class[_] =
+          try Class.forName(d.getName, false, loader) catch { case _: ClassNotFoundException => super.resolveClass(d) }
       }
+      try Some(in.readObject().asInstanceOf[RecordTransform]) finally in.close()
     }
   }
 
@@ -186,15 +206,7 @@ object BiosModel extends MLReadable[BiosModel] {
       }
       val model = new BiosModel(uid, weights)
       setParams(model)
-      val transformFile = new Path(path, TransformFile)
-      if (fs.exists(transformFile)) {
-        val loader = Thread.currentThread().getContextClassLoader
-        val in = new ObjectInputStream(fs.open(transformFile)) {
-          override def resolveClass(d: ObjectStreamClass): Class[_] =
-            try Class.forName(d.getName, false, loader) catch { case _: ClassNotFoundException => super.resolveClass(d) }
-        }
-        try model.setTransform(in.readObject().asInstanceOf[RecordTransform]) finally in.close()
-      }
+      loadTransform(path, sc.hadoopConfiguration).foreach(model.setTransform)
       val expected = ModelSpec.fromJson(model.getOrDefault(model.modelSpec))
       require(expected != null, s"$path has no model spec")
       model

@@ -155,6 +155,10 @@ class TransformFitSuite extends AnyFunSuite with LocalSpark {
     val loaded = BiosModel.load(path)
     assert(loaded.getTransform.asInstanceOf[FlipBytes].scale == 1f / 255)
     assert(loaded.transform(df).select("probability").collect().map(_.getAs[Vector](0)).sameElements(predicted))
+    val estimatorPath = new java.io.File(scratch, "estimator").getPath
+    estimator().setInputThreads(3).write.overwrite().save(estimatorPath)
+    val reloaded = BiosEstimator.load(estimatorPath)
+    assert(reloaded.getTransform.isInstanceOf[FlipBytes] && reloaded.getInputThreads == "3", "the estimator keeps its transform")
   }
 
   test("bad transform settings fail before training, naming the column, size or param and the fix") {
