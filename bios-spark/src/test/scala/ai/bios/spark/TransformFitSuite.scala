@@ -95,6 +95,14 @@ class TransformFitSuite extends AnyFunSuite with LocalSpark {
     assert(!plain.getWeights.sameElements(first.getWeights), "the augmentation changes what is trained")
   }
 
+  test("sharding=direct: each task transforms its own input partition's rows; simple equals efficient") {
+    val df = data().repartition(2)
+    val simple = estimator().setSharding("direct").setExecutionMode("simple").fit(df)
+    val efficient = estimator().setSharding("direct").setExecutionMode("efficient").setInputThreads(2).fit(df)
+    assert(simple.summary.workers.map(_.records).sum == 320)
+    assert(efficient.getWeights.sameElements(simple.getWeights))
+  }
+
   test("the encoded cache spilled to disk replays bitwise as in memory; cacheTransformed equals transforming") {
     val df = data()
     val inMemory = estimator().setEpochs(3).fit(df)
