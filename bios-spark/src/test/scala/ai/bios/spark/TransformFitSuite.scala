@@ -11,6 +11,7 @@ import org.apache.spark.sql.types._
 import org.scalatest.funsuite.AnyFunSuite
 
 import java.nio.file.Files
+import scala.jdk.CollectionConverters._
 
 /**
  * 8 bytes of a binary column -> 8 floats (byte x scale); in training, half the records (drawn
@@ -185,7 +186,8 @@ class TransformFitSuite extends AnyFunSuite with LocalSpark {
     assert(estimator().copy(ParamMap.empty).getTransform.isInstanceOf[FlipBytes], "copy keeps the transform")
   }
 
-  private implicit class AsJava[T](s: Seq[T]) {
-    def asJava: java.util.List[T] = java.util.Arrays.asList(s: _*)
+  test("no Bios thread outlives the failed, retried and finished fits of this suite") {
+    val left = Thread.getAllStackTraces.keySet().asScala.filter(t => t.isAlive && t.getName.startsWith("bios-"))
+    assert(left.isEmpty, left.map(_.getName))
   }
 }
