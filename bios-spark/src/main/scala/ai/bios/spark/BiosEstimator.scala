@@ -2,7 +2,8 @@ package ai.bios.spark
 
 import ai.bios.spark.conf.BiosConf
 import ai.bios.spark.internal.{BarrierTraining, ClusterChecks, FitErrors, FitOutputs, HadoopCheckpointStore,
-  RingSecret, RowDecoder, TrainingHooks}
+  RingSecret, RowDecoder, TrainingHooks, TransformRunner}
+import ai.bios.spark.transform.RecordTransform
 import ai.bios.tf.checkpoint.RunIdentity
 import ai.bios.tf.collective.RingOptions
 import ai.bios.tf.exec.{ExecutionMode, PrefetchDepth, TrainingConfig, ValidationMetric}
@@ -12,7 +13,9 @@ import org.apache.spark.ml.Estimator
 import org.apache.spark.ml.attribute.AttributeGroup
 import org.apache.spark.ml.linalg.SQLDataTypes
 import org.apache.spark.ml.param.ParamMap
-import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
+import org.apache.spark.ml.bios.SparkInternals
+import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable, MLReader, MLWriter}
+import org.json4s.JsonAST.JObject
 import org.apache.spark.sql.{DataFrame, Dataset, functions}
 import org.apache.spark.sql.types.{BooleanType, DoubleType, StructType}
 
@@ -109,6 +112,29 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   def setClassWeights(v: Array[Double]): this.type = set(classWeights, v.mkString(","))
   def setLabelSmoothing(v: Double): this.type = set(labelSmoothing, v)
 
+  // ---- Input transforms ----
+  private var transform: Option[RecordTransform] = None
+
+  /**
+   * Makes the features with `t` inside the training tasks, from its input columns (featuresCol is
+   * then not read): `fit` checks `t` against the schema, fits it on the training data
+   * (`t.fit`), checks its featureSize against the model's input, and trains with the fitted
+   * transform, which the model keeps (and saves) for `transform`. null: none (the default).
+   */
+  def setTransform(t: RecordTransform): this.type = {
+    transform = Option(t)
+    this
+  }
+
+  /** The input transform (null: none). */
+  def getTransform: RecordTransform = transform.orNull
+
+  /** auto or a whole number >= 1 (any case). Default: auto (the task's CPUs less one, at least 1). */
+  def setInputThreads(v: String): this.type = set(inputThreads, BiosParams.lower(v))
+  def setInputThreads(v: Int): this.type = setInputThreads(v.toString)
+  /** Keep transformed features, not the input columns, in the task's cache. Default: false. */
+  def setCacheTransformed(v: Boolean): this.type = set(cacheTransformed, v)
+
   override def transformSchema(schema: StructType): StructType = {
     validate(schema)
     BiosModel.outputSchema(schema, getModelSpec, getPredictionCol, getProbabilityCol)
@@ -117,12 +143,18 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   /** Every check that needs no cluster work; errors name the column or param, the value and the fix. */
   private def validate(schema: StructType): ModelSpec = {
     val spec = getModelSpec
-    RowDecoder.validateSchema(schema, getFeaturesCol, Some(getLabelCol))
-    val field = schema(getFeaturesCol)
-    val declared = if (field.dataType == SQLDataTypes.VectorType) AttributeGroup.fromStructField(field).size else -1
-    if (declared >= 0 && declared != spec.featureSize()) {
-      throw new IllegalArgumentException(s"features column '$getFeaturesCol' holds vectors of size $declared " +
-        s"but the model spec's input has ${spec.featureSize()} values (${spec.inputShape()}); make them agree")
+    transform match {
+      case Some(t) =>
+        RowDecoder.validateLabel(schema, getLabelCol)
+        TransformRunner.validate(t, schema)
+      case None =>
+        RowDecoder.validateSchema(schema, getFeaturesCol, Some(getLabelCol))
+        val field = schema(getFeaturesCol)
+        val declared = if (field.dataType == SQLDataTypes.VectorType) AttributeGroup.fromStructField(field).size else -1
+        if (declared >= 0 && declared != spec.featureSize()) {
+          throw new IllegalArgumentException(s"features column '$getFeaturesCol' holds vectors of size $declared " +
+            s"but the model spec's input has ${spec.featureSize()} values (${spec.inputShape()}); make them agree")
+        }
     }
     if (getBatchSize < getNumWorkers) {
       throw new IllegalArgumentException(s"batchSize=$getBatchSize is smaller than numWorkers=$getNumWorkers: " +
@@ -166,16 +198,18 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
 
   /**
    * `df` with the validation rows marked, and where to find the mark: the indicator column, or
-   * (validationFraction) an added column true where a 53-bit hash of (seed, features, label), as a
+   * (validationFraction) an added column true where a 53-bit hash of (seed, features, label) (with
+   * an input transform: its input columns instead of the features), as a
    * fraction of 2^53, falls below the fraction: the same rows on every rerun, whatever the
    * partitioning and row order.
    */
-  private def markValidation(df: DataFrame): (DataFrame, Option[BarrierTraining.ValidationRows]) = {
+  private def markValidation(df: DataFrame, fitted: Option[RecordTransform]): (DataFrame, Option[BarrierTraining.ValidationRows]) = {
     if (getValidationIndicatorCol.nonEmpty) {
       (df, Some(BarrierTraining.ValidationRows(df.schema.fieldIndex(getValidationIndicatorCol),
         getValidationIndicatorCol, "validationIndicatorCol")))
     } else if (getValidationFraction > 0) {
-      val hash = functions.xxhash64(functions.lit(getSeed), functions.col(getFeaturesCol), functions.col(getLabelCol))
+      val inputs = fitted.map(_.inputCols.toSeq).getOrElse(Seq(getFeaturesCol))
+      val hash = functions.xxhash64(Seq(functions.lit(getSeed)) ++ inputs.map(functions.col) :+ functions.col(getLabelCol): _*)
       val u = hash.bitwiseAND(functions.lit((1L << 53) - 1)).cast(DoubleType) / functions.lit(math.pow(2, 53))
       val marked = df.withColumn(BiosEstimator.FractionColumn, u < getValidationFraction)
       (marked, Some(BarrierTraining.ValidationRows(marked.schema.fieldIndex(BiosEstimator.FractionColumn),
@@ -185,9 +219,31 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     }
   }
 
+  /**
+   * The fitted input transform, checked against the model and params: its featureSize is the
+   * model's, and cacheTransformed needs a deterministic transform.
+   */
+  private def fitTransform(dataset: Dataset[_], spec: ModelSpec): Option[RecordTransform] = transform.map { t =>
+    val fitted = Option(t.fit(dataset.toDF())).getOrElse(throw new IllegalArgumentException(
+      s"the input transform ${t.getClass.getName}'s fit returned null; return the fitted transform (or this)"))
+    if (fitted.featureSize != spec.featureSize()) {
+      throw new IllegalArgumentException(s"the input transform ${fitted.getClass.getName} writes " +
+        s"${fitted.featureSize} features per record but the model spec's input has ${spec.featureSize()} values " +
+        s"(${spec.inputShape()}); build the model spec with an input of ${fitted.featureSize} values, or " +
+        "configure the transform to write the model's input size")
+    }
+    if (getCacheTransformed && !fitted.deterministic) {
+      throw new IllegalArgumentException(s"cacheTransformed=true needs a deterministic input transform, but " +
+        s"${fitted.getClass.getName}.deterministic is false (it augments or draws randomness); set " +
+        "cacheTransformed=false to transform every epoch, or make the transform deterministic")
+    }
+    fitted
+  }
+
   override def fit(dataset: Dataset[_]): BiosModel = {
     val spec = validate(dataset.schema)
-    val (df, validationRows) = markValidation(dataset.toDF())
+    val fitted = fitTransform(dataset, spec)
+    val (df, validationRows) = markValidation(dataset.toDF(), fitted)
     val session = df.sparkSession
     val sc = session.sparkContext
     val direct = getSharding == "direct"
@@ -208,7 +264,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       .build()
     val optimizerSpec = fitOptimizer(df, config, direct, validationRows)
     val schema = df.schema
-    val decoder = new RowDecoder(getFeaturesCol, schema.fieldIndex(getFeaturesCol), spec.featureSize(),
+    val decoder = new RowDecoder(if (fitted.isDefined) "" else getFeaturesCol,
+      if (fitted.isDefined) -1 else schema.fieldIndex(getFeaturesCol), spec.featureSize(),
       getLabelCol, schema.fieldIndex(getLabelCol), spec.labelWidth(), "the training data", spec.loss(), spec.outputs(), spec,
       getWeightCol, if (getWeightCol.isEmpty) -1 else schema.fieldIndex(getWeightCol))
     val checkpoints = Option(getCheckpointDir).filter(_.nonEmpty).map { dir =>
@@ -234,7 +291,9 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       cacheMemoryBytes = BiosConf.CacheMemory.get(session),
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}",
-      validation = validationRows, earlyStopping = getEarlyStopping, loss = getLossOptions)
+      validation = validationRows, earlyStopping = getEarlyStopping, loss = getLossOptions,
+      transform = fitted.map(TransformRunner.of(_, schema, getSeed, "the training data")),
+      cacheTransformed = getCacheTransformed, inputThreads = BiosParams.parseInputThreads($(inputThreads)))
     val outputs = FitOutputs.open(getTensorBoardDir, getReportDir, uid, job.runId, sc.hadoopConfiguration)
     if (!sc.getConf.get("spark.plugins", "").contains(classOf[BiosPlugin].getName)) {
       logInfo(s"Training without live progress on the driver: add spark.plugins=${classOf[BiosPlugin].getName}")
@@ -251,7 +310,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val summary = outputs.finish(trained, optimizerSpec.learningRateAt, FitOutputs.epochMetrics(trained),
       extractParamMap().toSeq.map(p => p.param.name -> String.valueOf(p.value)).sortBy(_._1), s"Bios fit ${outputs.runName}")
     logInfo(summary.toString)
-    copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary)
+    copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary).setTransform(fitted.orNull)
   }
 
   /**
@@ -275,7 +334,16 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     }
   }
 
-  override def copy(extra: ParamMap): BiosEstimator = defaultCopy(extra)
+  /** Saves the params and, if set, the input transform (`data/transform.ser`, as [[BiosModel]] does). */
+  override def write: MLWriter = new MLWriter {
+    override protected def saveImpl(path: String): Unit = {
+      SparkInternals.saveMetadata(BiosEstimator.this, path, sc, JObject())
+      transform.foreach(BiosModel.saveTransform(_, path, sc.hadoopConfiguration))
+    }
+  }
+
+  /** A copy with `extra` params (MLlib's Pipeline and tuning call it), keeping the input transform. */
+  override def copy(extra: ParamMap): BiosEstimator = defaultCopy[BiosEstimator](extra).setTransform(transform.orNull)
 }
 
 object BiosEstimator extends DefaultParamsReadable[BiosEstimator] {
@@ -283,4 +351,14 @@ object BiosEstimator extends DefaultParamsReadable[BiosEstimator] {
   private[spark] val FractionColumn = "__bios_validation"
 
   override def load(path: String): BiosEstimator = super.load(path)
+
+  /** Reads the params and the input transform, if one was saved. */
+  override def read: MLReader[BiosEstimator] = new MLReader[BiosEstimator] {
+    override def load(path: String): BiosEstimator = {
+      val (uid, setParams) = SparkInternals.loadMetadata(path, sc, classOf[BiosEstimator].getName)
+      val estimator = new BiosEstimator(uid)
+      setParams(estimator)
+      estimator.setTransform(BiosModel.loadTransform(path, sc.hadoopConfiguration).orNull)
+    }
+  }
 }

@@ -1,8 +1,10 @@
 package ai.bios.spark
 
 import ai.bios.spark.conf.BiosConf
-import ai.bios.spark.internal.{Inference, RowDecoder}
+import ai.bios.spark.internal.{BarrierTraining, Inference, RowDecoder, TransformRunner}
+import ai.bios.spark.transform.RecordTransform
 import ai.bios.tf.model.{ComputeOptions, Loss, ModelSpec, OptimizerSpec, TrainableModel}
+import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
 import org.apache.spark.ml.Model
 import org.apache.spark.ml.bios.SparkInternals
@@ -13,12 +15,14 @@ import org.apache.spark.sql.{DataFrame, Dataset, SparkSession}
 import org.apache.spark.sql.types.{DoubleType, StructField, StructType}
 import org.json4s.JsonAST.JObject
 
-import java.io.{DataInputStream, DataOutputStream}
+import java.io.{DataInputStream, DataOutputStream, ObjectInputStream, ObjectOutputStream, ObjectStreamClass}
 
 /**
- * A trained Bios model: the model spec (a param) and its weights. `transform` runs batched
- * inference in each partition through the prefetching queue and adds the prediction column (and,
- * for classifiers, the class-probability column).
+ * A trained Bios model: the model spec (a param), its weights and, if it was trained with one, its
+ * fitted input transform. `transform` runs batched inference in each partition through the
+ * prefetching queue and adds the prediction column (and, for classifiers, the class-probability
+ * column); with an input transform it makes each row's features with it (`training = false`: no
+ * augmentation) instead of reading featuresCol.
  */
 class BiosModel private[spark] (override val uid: String, private[spark] val weights: Array[Float])
   extends Model[BiosModel] with BiosParams with MLWritable {
@@ -36,6 +40,16 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
 
   def hasSummary: Boolean = trainingSummary.isDefined
 
+  private var inputTransform: Option[RecordTransform] = None
+
+  private[spark] def setTransform(t: RecordTransform): this.type = {
+    inputTransform = Option(t)
+    this
+  }
+
+  /** The fitted input transform the model makes its features with (null: none; featuresCol is read). */
+  def getTransform: RecordTransform = inputTransform.orNull
+
   /** The trained weights, flattened in layer order. */
   def getWeights: Array[Float] = weights.clone()
 
@@ -44,7 +58,10 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
   def setProbabilityCol(v: String): this.type = set(probabilityCol, v)
 
   override def transformSchema(schema: StructType): StructType = {
-    RowDecoder.validateSchema(schema, getFeaturesCol, None)
+    inputTransform match {
+      case Some(t) => TransformRunner.validate(t, schema)
+      case None => RowDecoder.validateSchema(schema, getFeaturesCol, None)
+    }
     BiosModel.outputSchema(schema, getModelSpec, getPredictionCol, getProbabilityCol)
   }
 
@@ -54,17 +71,28 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
     val spark = df.sparkSession
     val bcWeights = spark.sparkContext.broadcast(weights)
     val spec = getModelSpec
-    val decoder = new RowDecoder(getFeaturesCol, df.schema.fieldIndex(getFeaturesCol), spec.featureSize(),
-      "", -1, 0, "the data to transform", idsOf = spec)
     val specJson = spec.toJson
     val batchSize = BiosConf.InferenceBatchSize.get(spark)
     val depth = BiosConf.InferencePrefetchDepth.get(spark)
-    val rows = df.rdd.mapPartitions(it => Inference.run(it, specJson, bcWeights.value, decoder, batchSize, depth))
+    val rows = inputTransform match {
+      case Some(t) =>
+        // Row n of partition p is record shardKey(p, n) for errors and ctx.random (epoch 0, no augmentation).
+        val runner = TransformRunner.of(t, df.schema, getSeed, "the data to transform")
+        df.rdd.mapPartitionsWithIndex { (p, it) =>
+          Inference.run(it, specJson, bcWeights.value, (row, n, out, at) =>
+            runner.apply(runner.project(row), BarrierTraining.shardKey(p, n), 0, training = false,
+              (values, offset, length) => System.arraycopy(values, offset, out, at, length)), batchSize, depth)
+        }
+      case None =>
+        val decoder = new RowDecoder(getFeaturesCol, df.schema.fieldIndex(getFeaturesCol), spec.featureSize(),
+          "", -1, 0, "the data to transform", idsOf = spec)
+        df.rdd.mapPartitions(it => Inference.run(it, specJson, bcWeights.value, decoder.features, batchSize, depth))
+    }
     spark.createDataFrame(rows, outSchema)
   }
 
   override def copy(extra: ParamMap): BiosModel = {
-    val m = copyValues(new BiosModel(uid, weights), extra).setParent(parent)
+    val m = copyValues(new BiosModel(uid, weights), extra).setParent(parent).setTransform(getTransform)
     trainingSummary.foreach(m.setSummary)
     m
   }
@@ -132,8 +160,37 @@ object BiosModel extends MLReadable[BiosModel] {
       } finally {
         out.close()
       }
+      instance.inputTransform.foreach(saveTransform(_, path, sc.hadoopConfiguration))
     }
   }
+
+  /** Saves `t` under the stage directory `path` (see [[TransformFile]]). */
+  private[spark] def saveTransform(t: RecordTransform, path: String, conf: Configuration): Unit = {
+    val file = new Path(path, TransformFile)
+    val o = new ObjectOutputStream(file.getFileSystem(conf).create(file, true))
+    try o.writeObject(t) finally o.close()
+  }
+
+  /** The transform saved under the stage directory `path`, if one was. */
+  private[spark] def loadTransform(path: String, conf: Configuration): Option[RecordTransform] = {
+    val file = new Path(path, TransformFile)
+    val fs = file.getFileSystem(conf)
+    if (!fs.exists(file)) None
+    else {
+      val loader = Thread.currentThread().getContextClassLoader
+      val in = new ObjectInputStream(fs.open(file)) {
+        override def resolveClass(d: ObjectStreamClass): Class[_] =
+          try Class.forName(d.getName, false, loader) catch { case _: ClassNotFoundException => super.resolveClass(d) }
+      }
+      try Some(in.readObject().asInstanceOf[RecordTransform]) finally in.close()
+    }
+  }
+
+  /**
+   * Where a model keeps its input transform: Java serialization of the fitted transform, read back
+   * with the thread's context class loader (the transform's class must be on the classpath).
+   */
+  private val TransformFile = "data/transform.ser"
 
   private class Reader extends MLReader[BiosModel] {
     override def load(path: String): BiosModel = {
@@ -149,6 +206,7 @@ object BiosModel extends MLReadable[BiosModel] {
       }
       val model = new BiosModel(uid, weights)
       setParams(model)
+      loadTransform(path, sc.hadoopConfiguration).foreach(model.setTransform)
       val expected = ModelSpec.fromJson(model.getOrDefault(model.modelSpec))
       require(expected != null, s"$path has no model spec")
       model

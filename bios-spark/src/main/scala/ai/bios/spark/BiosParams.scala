@@ -229,6 +229,24 @@ trait BiosParams extends Params {
   /** The loss settings: sample weights (a weightCol), class weights and label smoothing, typed. */
   def getLossOptions: LossOptions = BiosParams.param(
     new LossOptions($(weightCol).nonEmpty, LossOptions.parseClassWeights($(classWeights)), $(labelSmoothing)))
+
+  // ---- Input transforms (one block; defaults set here) ----
+
+  final val inputThreads = new Param[String](this, "inputThreads",
+    "threads per training task that run the input transform (setTransform) in efficient mode: auto (the " +
+      "task's CPUs, spark.task.cpus, less one for the training loop; at least 1) or a whole number >= 1; any " +
+      "number trains bitwise the same weights",
+    (v: String) => BiosParams.valid(BiosParams.parseInputThreads(v)))
+  final val cacheTransformed = new BooleanParam(this, "cacheTransformed",
+    "with an input transform: false keeps each row's input columns (encoded) in the task's cache and runs the " +
+      "transform every epoch (augmentation differs per epoch); true keeps the transformed features instead " +
+      "(needs a deterministic transform)")
+
+  setDefault(inputThreads -> "auto", cacheTransformed -> false)
+
+  /** auto or a whole number >= 1. */
+  def getInputThreads: String = BiosParams.parseInputThreads($(inputThreads)).map(_.toString).getOrElse("auto")
+  def getCacheTransformed: Boolean = $(cacheTransformed)
 }
 
 private[spark] object BiosParams {
@@ -254,6 +272,14 @@ private[spark] object BiosParams {
     if (v >= 0 && v < 1) v
     else throw new InvalidSettingException("validationFraction", v,
       "must be in [0, 1): the share of rows held out for validation (0: none)")
+
+  /** inputThreads: None for auto (any case), or a whole number >= 1; the engine's kind of message otherwise. */
+  def parseInputThreads(v: String): Option[Int] = param {
+    val s = Option(v).map(lower).getOrElse("")
+    if (s == "auto") None
+    else s.toIntOption.filter(_ >= 1).map(Some(_)).getOrElse(throw new InvalidSettingException("inputThreads",
+      "\"" + v + "\"", "must be auto (the task's CPUs less one) or a whole number >= 1"))
+  }
 
   /** shuffle or direct, any case; the engine's kind of message otherwise. */
   def parseSharding(v: String): String = param(Option(v).map(lower) match {

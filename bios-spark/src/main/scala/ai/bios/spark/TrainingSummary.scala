@@ -26,6 +26,8 @@ import scala.jdk.CollectionConverters._
  * @param stepMedianMillis median time of one iteration of its training loop
  * @param ceiling sum of its stage costs over the longest (the most overlap can win)
  * @param resumedFrom the step it started at: 0, or the checkpoint it resumed from
+ * @param inputThreads threads its input transform ran on (`inputThreads`, auto resolved; 1 without
+ *     a transform)
  */
 case class WorkerSummary(
     rank: Int,
@@ -41,7 +43,8 @@ case class WorkerSummary(
     prefetchDepth: Int,
     stepMedianMillis: Double,
     ceiling: Double,
-    resumedFrom: Long) {
+    resumedFrom: Long,
+    inputThreads: Int = 1) {
 
   /** For Java: the per-step cost of each stage, milliseconds. */
   def getStageMillis: java.util.Map[Stage, java.lang.Double] = {
@@ -140,7 +143,8 @@ case class TrainingSummary(
         "prefetch_depth" -> JInt(w.prefetchDepth),
         "step_median_ms" -> num(w.stepMedianMillis),
         "ceiling" -> num(w.ceiling),
-        "resumed_from" -> JInt(w.resumedFrom))
+        "resumed_from" -> JInt(w.resumedFrom),
+        "input_threads" -> JInt(w.inputThreads))
     }
     org.json4s.jackson.JsonMethods.compact(org.json4s.jackson.JsonMethods.render(JObject(
       "mode" -> JString(mode),

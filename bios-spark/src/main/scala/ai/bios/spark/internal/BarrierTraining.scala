@@ -41,7 +41,10 @@ private[spark] object BarrierTraining extends Logging {
       runId: String,
       validation: Option[BarrierTraining.ValidationRows] = None,
       earlyStopping: EarlyStopping = EarlyStopping.OFF,
-      loss: LossOptions = LossOptions.NONE) {
+      loss: LossOptions = LossOptions.NONE,
+      transform: Option[TransformRunner] = None,
+      cacheTransformed: Boolean = false,
+      inputThreads: Option[Int] = None) {
     override def toString: String = s"Job(spec=$specJson, optimizer=$optimizer, config=$config, loss=$loss)"
   }
 
@@ -61,7 +64,9 @@ private[spark] object BarrierTraining extends Logging {
    * partition, position) and dealt to a worker; the reduce side reads map outputs in map order, so
    * every worker gets the same rows in the same order on every attempt without sorting, and can
    * train on its first rows while the rest arrive. Rows are checked on the map side (null, size,
-   * NaN, label range), so bad data fails the fit before training starts, naming its partition and row.
+   * NaN, label range), so bad data fails the fit before training starts, naming its partition and row;
+   * with an input transform (no features column) only the label and weight are checked here. Each
+   * row keeps its key: it names the row in a transform's errors and seeds the transform's randomness.
    */
   def shard(df: DataFrame, workers: Int, decoder: RowDecoder, mapsAhead: Int): RDD[(Long, Row)] = {
     val keyed = df.rdd.mapPartitionsWithIndex { (p, rows) =>
@@ -69,7 +74,7 @@ private[spark] object BarrierTraining extends Logging {
       val f = new Array[Float](decoder.featureSize)
       val l = new Array[Float](decoder.labelWidth)
       rows.zipWithIndex.map { case (row, i) =>
-        check.features(row, i, f, 0)
+        if (check.hasFeatures) check.features(row, i, f, 0)
         check.label(row, i, l, 0)
         if (check.weighted) check.weight(row, i)
         (shardKey(p, i), row)
@@ -84,8 +89,10 @@ private[spark] object BarrierTraining extends Logging {
    * thread, while the first epoch trains; otherwise rows are dealt by [[shard]].
    */
   def run(df: DataFrame, job: Job, workers: Int, direct: Boolean = false): Seq[WorkerResult] = {
-    val rows: RDD[Row] = if (direct) df.rdd
-      else shard(df, workers, job.decoder, job.mapsAhead).mapPartitions(inKeyOrder, preservesPartitioning = true)
+    val rows: RDD[(Long, Row)] = if (direct) {
+      df.rdd.mapPartitionsWithIndex((p, it) => it.zipWithIndex.map { case (row, i) => (shardKey(p, i), row) },
+        preservesPartitioning = true)
+    } else shard(df, workers, job.decoder, job.mapsAhead).mapPartitions(inKeyOrder, preservesPartitioning = true)
     val where = if (direct) "input partition %d of the training data" else "worker %d's shard"
     FitBoard.started(job.runId, workers)
     val results = try {
@@ -105,20 +112,20 @@ private[spark] object BarrierTraining extends Logging {
   }
 
   /** The shard's rows, checking the order the determinism rests on: keys strictly increase. */
-  private def inKeyOrder(rows: Iterator[(Long, Row)]): Iterator[Row] = {
+  private def inKeyOrder(rows: Iterator[(Long, Row)]): Iterator[(Long, Row)] = {
     var last = -1L
-    rows.map { case (key, row) =>
+    rows.map { case keyed @ (key, _) =>
       if (key <= last) {
         throw new IllegalStateException(s"shard rows arrived out of order (key $key after $last): the " +
           "shuffle did not keep the map side's order, so training would not be reproducible")
       }
       last = key
-      row
+      keyed
     }
   }
 
   /** [[train]], telling the hooks how the task ended. */
-  private def trainRecorded(rows: Iterator[Row], job: Job, where: String): WorkerResult = {
+  private def trainRecorded(rows: Iterator[(Long, Row)], job: Job, where: String): WorkerResult = {
     val ctx = BarrierTaskContext.get()
     try {
       val result = train(rows, job, where, ctx)
@@ -131,16 +138,35 @@ private[spark] object BarrierTraining extends Logging {
     }
   }
 
-  private def train(rows: Iterator[Row], job: Job, where: String, ctx: BarrierTaskContext): WorkerResult = {
+  /**
+   * The task's cache: decoded rows, or with an input transform the encoded input columns
+   * ([[EncodedCache]]). Filled while the first epoch trains, on the feeder thread (EFFICIENT) or the
+   * task's (SIMPLE).
+   */
+  private def cacheOf(rows: Iterator[(Long, Row)], job: Job, where: String, ctx: BarrierTaskContext): StreamedCache = {
+    val decoder = job.decoder.in(where)
+    val validationIndex = job.validation.map(_.index).getOrElse(-1)
+    val validationColumn = job.validation.map(_.column).getOrElse("")
+    val spillDir = () => SparkInternals.localTempDir()
+    val adopt = () => SparkInternals.adoptTaskContext(ctx)
+    job.transform match {
+      case Some(runner) => new EncodedCache(rows, decoder, runner, job.labelWidth, job.cacheMemoryBytes, spillDir,
+        adopt, validationIndex, validationColumn, where, job.cacheTransformed)
+      case None => new PartitionCache(rows, decoder, job.featureSize, job.labelWidth, job.cacheMemoryBytes, spillDir,
+        adopt, validationIndex, validationColumn, where)
+    }
+  }
+
+  /** Input threads for this task: the param's number, or for auto the task's CPUs less one for the loop (at least 1). */
+  private[spark] def inputThreads(param: Option[Int], taskCpus: Int): Int = param.getOrElse(Math.max(1, taskCpus - 1))
+
+  private def train(rows: Iterator[(Long, Row)], job: Job, where: String, ctx: BarrierTaskContext): WorkerResult = {
     val rank = ctx.partitionId()
     val attempt = ctx.stageAttemptNumber()
     val killed = KillFlag.of(ctx, s"training task rank $rank (stage attempt $attempt)")
     val gpu = Option(ctx.resources()).flatMap(_.get("gpu")).flatMap(_.addresses.headOption)
-    // Filled while the first epoch trains, on the feeder thread (EFFICIENT) or this one (SIMPLE).
-    val cache = new PartitionCache(rows, job.decoder.in(where.format(rank)), job.featureSize,
-      job.labelWidth, job.cacheMemoryBytes, () => SparkInternals.localTempDir(),
-      () => SparkInternals.adoptTaskContext(ctx), job.validation.map(_.index).getOrElse(-1),
-      job.validation.map(_.column).getOrElse(""), where.format(rank))
+    val cache = cacheOf(rows, job, where.format(rank), ctx)
+    val config = job.config.toBuilder.inputThreads(inputThreads(job.inputThreads, ctx.cpus())).build()
     val host = ctx.getTaskInfos()(rank).address.split(":").head
     val listener = try RingCollective.listen(host) catch {
       case e: Throwable =>
@@ -172,7 +198,7 @@ private[spark] object BarrierTraining extends Logging {
       try {
         val model = new TrainableModel(ModelSpec.fromJson(job.specJson), job.optimizer, compute, job.loss)
         try {
-          val loop = new StepLoop(model, cache, job.config)
+          val loop = new StepLoop(model, cache, config)
             .collective(ring)
             .threadPrefix(s"bios-rank$rank")
             .cancellation(killed)
@@ -182,14 +208,18 @@ private[spark] object BarrierTraining extends Logging {
           job.checkpoints.foreach(store => loop.checkpoints(store).writeCheckpoints(rank == 0).resumeFrom(resumeFrom))
           val report = try loop.run() catch {
             case e: Throwable =>
-              // Tell the next worker why, so its error (which Spark may report instead) names the cause.
-              ring.abort(s"${e.getClass.getSimpleName}: ${e.getMessage}")
+              // Tell the next worker why, so its error (which Spark may report instead) names the cause:
+              // the Bios error inside (a bad record, say), not the feeder thread's wrapper around it.
+              val why = Iterator.iterate(e)(_.getCause).takeWhile(_ != null)
+                .collectFirst { case b: BiosException => b }.getOrElse(e)
+              ring.abort(s"${why.getClass.getSimpleName}: ${why.getMessage}")
               throw e
           }
           job.hooks.reached(TrainingHooks.Trained, rank, attempt)
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
-              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report),
+              cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report)
+              .copy(inputThreads = if (job.transform.isDefined) config.inputThreads() else 1),
             report.epochs().asScala.toList, report.bestEpoch(), report.stoppedEarly())
         } finally {
           model.close()
@@ -203,7 +233,7 @@ private[spark] object BarrierTraining extends Logging {
   }
 
   /** The shuffle key of row `i` of input partition `p`; [[ShardPartitioner]] deals rows by it. */
-  private[internal] def shardKey(p: Int, i: Long): Long = (p.toLong << 32) | i
+  private[spark] def shardKey(p: Int, i: Long): Long = (p.toLong << 32) | i
 
   /**
    * The training rows each worker will hold: one pass over `df` that deals every row as [[shard]]

@@ -14,19 +14,31 @@ private[spark] object FitErrors {
   /** The Bios error inside `e`, as the top-level exception with `e` as its cause; else `e` itself. */
   def userFacing(e: SparkException): Throwable =
     Iterator.iterate[Throwable](e)(_.getCause).takeWhile(_ != null).collectFirst { case b: BiosException => b } match {
-      case Some(b: BadInputException) => new BadInputException(b.getMessage, e)
-      case Some(b) => new BiosException(b.getMessage, e)
+      case Some(b: BadInputException) => lift("BadInputException", b.getMessage, e)
+      case Some(b) => lift("BiosException", b.getMessage, e)
       case None =>
         // A failed barrier stage is aborted without the task's exception attached; Spark's message
         // still quotes it ("most recent failure: Lost task ...: ai.bios.tf.X: <message>").
         Quoted.findFirstMatchIn(Option(e.getMessage).getOrElse("")) match {
-          case Some(m) if m.group(1) == "BadInputException" => new BadInputException(m.group(2), e)
-          case Some(m) => new BiosException(m.group(2), e)
+          case Some(m) => lift(m.group(1), m.group(2), e)
           case None => e
         }
     }
 
+  /**
+   * The error of kind `kind` with `message`, as the top-level exception. A worker that failed
+   * because its peer did says "rank A: rank B failed: <kind>: <message>" (the reason the peer sent
+   * through the ring): the peer's own error is what the user needs, so it is lifted out.
+   */
+  @annotation.tailrec
+  private def lift(kind: String, message: String, e: SparkException): Throwable = message match {
+    case Relayed(inner, text) => lift(inner, text, e)
+    case _ if kind == "BadInputException" => new BadInputException(message, e)
+    case _ => new BiosException(message, e)
+  }
+
   private val Quoted = """ai\.bios\.tf\.(BadInputException|BiosException|InvalidSettingException): ([^\n]+)""".r
+  private val Relayed = """(?s)rank \d+: rank \d+ failed: (BadInputException|BiosException|InvalidSettingException): (.+)""".r
 
   /**
    * Runs `body` with the fit named in the Spark UI (jobs page: job group and description), and

@@ -23,8 +23,12 @@ private[spark] object Inference {
     override def close(): Unit = features.close()
   }
 
-  def run(rows: Iterator[Row], specJson: String, weights: Array[Float], decoder: RowDecoder,
-      batchSize: Int, prefetchDepth: Int): Iterator[Row] = {
+  /**
+   * Predicts `rows`; `features(row, rowNumber, out, at)` writes a row's `featureSize` features at
+   * `out(at)` (a [[RowDecoder]]'s, or an input transform's), on the feeder thread.
+   */
+  def run(rows: Iterator[Row], specJson: String, weights: Array[Float],
+      features: (Row, Long, Array[Float], Int) => Unit, batchSize: Int, prefetchDepth: Int): Iterator[Row] = {
     val spec = ModelSpec.fromJson(specJson)
     val ctx = TaskContext.get()
     val gpu = Option(ctx).flatMap(c => Option(c.resources()).flatMap(_.get("gpu"))).flatMap(_.addresses.headOption)
@@ -39,7 +43,7 @@ private[spark] object Inference {
         val buf = new ArrayBuffer[Row](batchSize)
         while (buf.size < batchSize && rows.hasNext) {
           val row = rows.next()
-          decoder.features(row, rowNumber, scratch, buf.size * spec.featureSize())
+          features(row, rowNumber, scratch, buf.size * spec.featureSize())
           rowNumber += 1
           buf += row
         }

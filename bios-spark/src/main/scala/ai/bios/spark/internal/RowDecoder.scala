@@ -21,6 +21,9 @@ private[spark] final class RowDecoder(
   def in(rowsOf: String): RowDecoder = new RowDecoder(featuresCol, featuresIndex, featureSize, labelCol, labelIndex,
     labelWidth, rowsOf, loss, outputs, idsOf, weightCol, weightIndex)
 
+  /** Whether rows carry a features column (not with an input transform, which makes the features). */
+  def hasFeatures: Boolean = featuresIndex >= 0
+
   /** Whether rows carry a sample weight (a weightCol). */
   def weighted: Boolean = weightIndex >= 0
 
@@ -85,10 +88,7 @@ private[spark] final class RowDecoder(
 private[spark] object RowDecoder {
   /** Checks the columns exist with usable types; names the column and the type it found. */
   def validateSchema(schema: StructType, featuresCol: String, labelCol: Option[String]): Unit = {
-    def field(name: String, role: String): StructField = schema.fields.find(_.name == name).getOrElse(
-      throw new IllegalArgumentException(s"$role column '$name' does not exist; columns are " +
-        schema.fieldNames.mkString(", ") + s" (set ${role}Col to one of them)"))
-    val f = field(featuresCol, "features")
+    val f = field(schema, featuresCol, "features")
     f.dataType match {
       case t if t == SQLDataTypes.VectorType =>
       case ArrayType(FloatType | DoubleType, _) =>
@@ -96,16 +96,23 @@ private[spark] object RowDecoder {
         s"features column '$featuresCol' has type ${other.simpleString}; it must be an ml Vector or " +
           "array<float|double> (assemble numeric columns with VectorAssembler)")
     }
-    labelCol.foreach { name =>
-      field(name, "label").dataType match {
-        case _: NumericType =>
-        case t if t == SQLDataTypes.VectorType =>
-        case other => throw new IllegalArgumentException(
-          s"label column '$name' has type ${other.simpleString}; it must be numeric (index string labels " +
-            "with StringIndexer) or an ml Vector")
-      }
-    }
+    labelCol.foreach(validateLabel(schema, _))
   }
+
+  /** Checks the label column exists and is numeric or an ml Vector; names it and the type found. */
+  def validateLabel(schema: StructType, name: String): Unit =
+    field(schema, name, "label").dataType match {
+      case _: NumericType =>
+      case t if t == SQLDataTypes.VectorType =>
+      case other => throw new IllegalArgumentException(
+        s"label column '$name' has type ${other.simpleString}; it must be numeric (index string labels " +
+          "with StringIndexer) or an ml Vector")
+    }
+
+  private def field(schema: StructType, name: String, role: String): StructField =
+    schema.fields.find(_.name == name).getOrElse(
+      throw new IllegalArgumentException(s"$role column '$name' does not exist; columns are " +
+        schema.fieldNames.mkString(", ") + s" (set ${role}Col to one of them)"))
 
   /** Checks the weight column (if any) exists and is numeric; names it and the type found. */
   def validateWeightColumn(schema: StructType, weightCol: String): Unit = if (weightCol.nonEmpty) {

@@ -88,10 +88,13 @@ private[spark] final class RowStore(featureSize: Int, labelWidth: Int, budget: R
 
 private[spark] object RowStore {
 
-  /** The memory a task's row stores share: floats they may still hold in memory. Used by one thread. */
+  /**
+   * The memory a task's row stores share: floats they may still hold in memory. Thread-safe (the
+   * transformed-features cache takes from it on the input threads).
+   */
   final class Budget(private var floatsLeft: Long) {
-    def left: Long = floatsLeft
-    def take(floats: Int): Boolean = {
+    def left: Long = synchronized(floatsLeft)
+    def take(floats: Long): Boolean = synchronized {
       if (floatsLeft < floats) return false
       floatsLeft -= floats
       true

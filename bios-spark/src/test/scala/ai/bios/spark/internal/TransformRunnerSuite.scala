@@ -1,0 +1,73 @@
+package ai.bios.spark.internal
+
+import ai.bios.spark.transform.{FeatureWriter, InputRecord, RecordTransform, TransformContext}
+import ai.bios.tf.BadInputException
+import org.apache.spark.ml.linalg.{SQLDataTypes, Vectors}
+import org.apache.spark.sql.Row
+import org.apache.spark.sql.types._
+import org.scalatest.funsuite.AnyFunSuite
+
+/** Reads every supported column kind; features = [double, floats..., struct's int, string length, binary length, random]. */
+class ReadAll extends RecordTransform {
+  override def inputCols: Array[String] = Array("n", "v", "a", "img", "s", "b")
+  override def featureSize: Int = 9
+  override def transform(r: InputRecord, ctx: TransformContext, out: FeatureWriter): Unit = {
+    val v = r.getFloats(1)
+    val a = r.getFloats(2)
+    out.features(Array(r.getDouble(0).toFloat, v(0), v(1), a(0), a(1), r.getStruct(3).getInt(1).toFloat,
+      r.getString(4).length.toFloat, r.getBinary(5).length.toFloat, ctx.random.nextInt(1000).toFloat))
+  }
+}
+
+/** The input record a transform sees, from the task cache's UnsafeRow and from inference's converted row alike. */
+class TransformRunnerSuite extends AnyFunSuite {
+  private val image = StructType(Seq(StructField("origin", StringType), StructField("height", IntegerType)))
+  private val schema = StructType(Seq(StructField("label", DoubleType), StructField("n", IntegerType),
+    StructField("v", SQLDataTypes.VectorType), StructField("a", ArrayType(DoubleType)), StructField("img", image),
+    StructField("s", StringType), StructField("b", BinaryType)))
+  private val row = Row(1.0, 7, Vectors.sparse(2, Array(1), Array(2.5)), Seq(0.5, -1.0), Row("x.png", 32), "héllo",
+    Array[Byte](1, 2, 3))
+
+  private def run(r: TransformRunner, input: org.apache.spark.sql.catalyst.InternalRow, key: Long, epoch: Int): Seq[Float] = {
+    var got: Seq[Float] = Nil
+    r.apply(input, key, epoch, training = true, (v, o, n) => got = v.slice(o, o + n).toSeq)
+    got
+  }
+
+  test("every column kind reads the same from the encoded cache's UnsafeRow and from a converted row") {
+    val runner = TransformRunner.of(new ReadAll, schema, 5L, "the training data")
+    val fromCache = run(runner, runner.encoder()(row), 42L, 1)
+    val converted = run(runner, runner.project(row), 42L, 1)
+    assert(fromCache == converted)
+    assert(fromCache.take(8) == Seq(7f, 0f, 2.5f, 0.5f, -1f, 32f, 5f, 3f), fromCache)
+  }
+
+  test("ctx.random is a pure function of (seed, epoch, record): equal for equal inputs, different otherwise") {
+    val runner = TransformRunner.of(new ReadAll, schema, 5L, "the training data")
+    val input = runner.project(row)
+    def draw(key: Long, epoch: Int, r: TransformRunner = runner) = run(r, input, key, epoch).last
+    assert(draw(42L, 1) == draw(42L, 1))
+    val others = Seq(draw(43L, 1), draw(42L, 2), draw(42L, 1, TransformRunner.of(new ReadAll, schema, 6L, "x")))
+    assert(others.forall(_ != draw(42L, 1)), others)
+    assert(TransformRunner.seedOf(5L, 1, 42L) == TransformRunner.seedOf(5L, 1, 42L))
+  }
+
+  test("a type the record cannot read, or a wrong feature count, names the row, the column and the transform") {
+    val wrongType = new RecordTransform {
+      override def inputCols: Array[String] = Array("s")
+      override def featureSize: Int = 1
+      override def transform(r: InputRecord, ctx: TransformContext, out: FeatureWriter): Unit =
+        out.features(Array(r.getDouble(0).toFloat))
+    }
+    val key = (3L << 32) | 9L
+    val e = intercept[BadInputException](run(TransformRunner.of(wrongType, schema, 0, "the training data"),
+      TransformRunner.of(wrongType, schema, 0, "").project(row), key, 0))
+    assert(e.getMessage.startsWith("row 9 of input partition 3 of the training data: the input transform") &&
+      e.getMessage.contains("input column 's' has type string"), e.getMessage)
+    val short = new ReadAll { override def featureSize: Int = 4 }
+    val s = intercept[BadInputException](run(TransformRunner.of(short, schema, 0, "the data"),
+      TransformRunner.of(short, schema, 0, "").project(row), key, 0))
+    assert(s.getMessage.startsWith("row 9 of input partition 3 of the data: the input transform") &&
+      s.getMessage.contains("wrote 9 values") && s.getMessage.contains("featureSize is 4"), s.getMessage)
+  }
+}
