@@ -5,7 +5,6 @@ import static org.apache.spark.sql.functions.col;
 import ai.bios.spark.BiosEstimator;
 import ai.bios.spark.BiosModel;
 import ai.bios.spark.TrainingSummary;
-import ai.bios.spark.transform.RecordTransform;
 import ai.bios.spark.transform.TextTransform;
 import ai.bios.tf.model.Activation;
 import ai.bios.tf.model.ModelSpec;
@@ -71,7 +70,7 @@ public final class TextClassifier {
         .setOptimizer("adam").setLearningRate(0.003)
         .setValidationFraction(0.1).setEarlyStoppingPatience(2)
         .setExecutionMode(s.mode()).setSeed(s.seed());
-    withTransform(bios, text);
+    bios.setTransform(text);
     BiosModel model = bios.fit(train);
     Dataset<Row> scored = model.transform(test);
     long n = scored.count();
@@ -94,22 +93,6 @@ public final class TextClassifier {
         .dense(2, Activation.NONE)
         .seed(seed)
         .build();
-  }
-
-  /**
-   * {@code bios.setTransform(transform)}. DRAFT: the estimator gains {@code setTransform} on another
-   * branch (issue 9); until it is merged this looks the method up at run time so the example builds,
-   * and fails with this explanation if it is missing. Replace with the direct call after the merge.
-   */
-  static void withTransform(BiosEstimator bios, RecordTransform transform) {
-    try {
-      BiosEstimator.class.getMethod("setTransform", RecordTransform.class).invoke(bios, transform);
-    } catch (NoSuchMethodException e) {
-      throw new UnsupportedOperationException("this Bios build's BiosEstimator has no setTransform(RecordTransform):"
-          + " TextClassifier needs the input transform support of issue 9", e);
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("BiosEstimator.setTransform failed", e.getCause() != null ? e.getCause() : e);
-    }
   }
 
   /**
