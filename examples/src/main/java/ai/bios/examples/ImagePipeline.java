@@ -41,7 +41,7 @@ import org.apache.spark.sql.SparkSession;
  * {@code examples/target/image-folder-N}, once.
  *
  * <pre>examples/bin/run-example ImagePipeline [--dir DIR] [--images 3000] [--size 40] [--workers 2]
- *     [--epochs 30] [--mode efficient|simple] [--input-threads auto|N] [--master URL]</pre>
+ *     [--epochs 30] [--patience 4] [--mode efficient|simple] [--input-threads auto|N] [--master URL]</pre>
  *
  * The last line is a JSON summary: accuracy on the held-out files, training time, epochs, images.
  */
@@ -104,8 +104,9 @@ public final class ImagePipeline {
     }
   }
 
-  public static Result run(SparkSession spark, String dir, int size, int workers, int epochs, String mode,
-      String inputThreads) {
+  /** @param patience epochs without a better validation loss before training stops (0: never stops early) */
+  public static Result run(SparkSession spark, String dir, int size, int workers, int epochs, int patience,
+      String mode, String inputThreads) {
     Dataset<Row> files = read(spark, dir);
     Dataset<Row> train = files.filter(col("held_out").equalTo(false));
     Dataset<Row> heldOut = files.filter(col("held_out"));
@@ -117,7 +118,7 @@ public final class ImagePipeline {
         .setTransform(images).setInputThreads(inputThreads)
         .setNumWorkers(workers).setBatchSize(64).setEpochs(epochs)
         .setOptimizer("adamw").setLearningRate(0.003).setWeightDecay(0.01).setLearningRateSchedule("cosine")
-        .setValidationFraction(0.1).setEarlyStoppingPatience(4)
+        .setValidationFraction(0.1).setEarlyStoppingPatience(patience)
         .setExecutionMode(mode).setSeed(5);
     PipelineModel model = new Pipeline().setStages(new PipelineStage[] {
         new StringIndexer().setInputCol("class").setOutputCol("label").setStringOrderType("alphabetAsc"),
@@ -137,6 +138,7 @@ public final class ImagePipeline {
     int size = Integer.parseInt(a.get("size", "40"));
     int workers = Integer.parseInt(a.get("workers", "2"));
     int epochs = Integer.parseInt(a.get("epochs", "30"));
+    int patience = Integer.parseInt(a.get("patience", "4"));
     String mode = a.get("mode", "efficient");
     String inputThreads = a.get("input-threads", "auto");
     String master = a.get("master", AdultPipeline.submittedMasterOr("local[" + Math.max(2, workers) + "]"));
@@ -148,7 +150,7 @@ public final class ImagePipeline {
     }
     SparkSession spark = AdultPipeline.localSpark("Bios ImagePipeline", master).getOrCreate();
     try {
-      Result r = run(spark, dir, size, workers, epochs, mode, inputThreads);
+      Result r = run(spark, dir, size, workers, epochs, patience, mode, inputThreads);
       TrainingSummary s = r.summary();
       System.out.printf(Locale.ROOT, "ImagePipeline: accuracy %.4f on %d held-out images (%d classes), trained on %d "
               + "in %.1f s (%d epochs, kept epoch %d, %.0f images/s, %s mode, %d workers x %d input threads)%n",
