@@ -76,21 +76,39 @@ final class Layers {
   }
 
   /**
-   * A {@link ModelFunction}'s network: one pass (the function's graph is both the training and the
-   * inference pass), its variables, their initial values; the logits width is checked.
+   * A {@link ModelFunction}'s network: the function builds the inference pass, then the training
+   * pass over the same variables (its {@link ModelContext#training()} true); when that pass draws no
+   * dropout it is the inference pass's graph again, so the inference logits serve both. The logits'
+   * width is checked.
    */
   private static Network buildFunction(Ops tf, ModelSpec spec, Operand<TFloat32> input) {
     Params params = new Params(new SplittableRandom(spec.seed()));
     ModelFunction fn = spec.newModelFunction();
-    Operand<TFloat32> logits = fn.build(new ModelContext(tf, spec, input, params));
+    Operand<TFloat32> logits = checkedLogits(spec, fn.build(new ModelContext(tf, spec, input, params, null)));
+    Pass pass = new Pass(tf, new ArrayList<>());
+    params.reuse();
+    Operand<TFloat32> training = checkedLogits(spec,
+        spec.newModelFunction().build(new ModelContext(tf.withSubScope("training"), spec, input, params, pass)));
+    if (params.nextTrainable != params.trainable.size()) {
+      throw new ai.bios.tf.InvalidSettingException("model.modelFunction", spec.modelFunction(),
+          "made " + params.trainable.size() + " variables in the inference pass but " + params.nextTrainable
+              + " in the training pass: make the same variables, in the same order, whether ctx.training() is true or not");
+    }
+    if (pass.seed == null) {
+      training = logits;
+    }
+    return new Network(logits, training, pass.seed, params.trainable, params.state, params.initialFlat(), List.of(),
+        params.norms);
+  }
+
+  private static Operand<TFloat32> checkedLogits(ModelSpec spec, Operand<TFloat32> logits) {
     org.tensorflow.ndarray.Shape s = logits == null ? null : logits.shape();
     if (s == null || s.numDimensions() != 2 || s.size(1) != spec.outputs()) {
       throw new ai.bios.tf.InvalidSettingException("model.modelFunction", spec.modelFunction(),
           "returned logits of shape " + s + " but the spec declares " + spec.outputs()
               + " outputs: return [batch, " + spec.outputs() + "] or set ModelSpec.Builder.outputs(...) to the width it returns");
     }
-    return new Network(logits, logits, null, params.trainable, params.state, params.initialFlat(), List.of(),
-        params.norms);
+    return logits;
   }
 
   /** Whether the training pass differs from the inference pass (dropout with rate > 0, batch norm). */
@@ -220,7 +238,7 @@ final class Layers {
    * Keeps each value with probability {@code 1 - rate}, scaled by {@code 1 / (1 - rate)}. The mask
    * comes from a stateless random op: the step's seed (fed) plus this layer's number.
    */
-  private static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> h, double rate, Operand<TInt64> seed, int number) {
+  static Operand<TFloat32> dropout(Ops tf, Operand<TFloat32> h, double rate, Operand<TInt64> seed, int number) {
     Operand<TInt64> layerSeed = tf.math.add(seed, tf.constant(new long[] {0, number}));
     Operand<TFloat32> u = tf.random.statelessRandomUniform(tf.shape(h), layerSeed);
     Operand<TFloat32> keep = tf.dtypes.cast(tf.math.greaterEqual(u, tf.constant((float) rate)), TFloat32.class);
@@ -284,6 +302,11 @@ final class Layers {
     Variable<TFloat32> trainable(Ops scope, String name, Shape shape,
         java.util.function.Function<SplittableRandom, float[]> init) {
       if (reusing) {
+        if (nextTrainable == trainable.size()) {
+          throw new ai.bios.tf.InvalidSettingException("model.modelFunction training pass", name,
+              "makes a variable the inference pass did not: make the same variables, in the same order, "
+                  + "whether ctx.training() is true or not");
+        }
         return trainable.get(nextTrainable++);
       }
       Variable<TFloat32> v = scope.withName(name).variable(shape, TFloat32.class);

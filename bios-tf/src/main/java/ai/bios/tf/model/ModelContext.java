@@ -21,13 +21,37 @@ public final class ModelContext {
   private final ModelSpec spec;
   private final Operand<TFloat32> features;
   private final Layers.Params params;
+  private final Layers.Pass pass;
   private int layers;
 
-  ModelContext(Ops tf, ModelSpec spec, Operand<TFloat32> features, Layers.Params params) {
+  /** @param pass the training pass's state, or null while building the inference pass */
+  ModelContext(Ops tf, ModelSpec spec, Operand<TFloat32> features, Layers.Params params, Layers.Pass pass) {
     this.tf = tf;
     this.spec = spec;
     this.features = features;
     this.params = params;
+    this.pass = pass;
+  }
+
+  /**
+   * Whether this build is the TRAINING pass. {@link ModelFunction#build} is called twice: once for
+   * the inference pass (prediction, evaluation, SavedModel) and once, over the same variables, for
+   * the training pass the gradients come from; training-only behaviour goes where this is true.
+   */
+  public boolean training() {
+    return pass != null;
+  }
+
+  /**
+   * Dropout at {@code rate} in the training pass (the identity in the inference pass): the mask is
+   * stateless random numbers from (the run's seed, step, rank, this call's number), so both
+   * execution modes, reruns and resumed runs draw the same masks, as the built-in dropout layer does.
+   */
+  public Operand<TFloat32> dropout(Operand<TFloat32> h, double rate) {
+    if (!(rate >= 0 && rate < 1)) {
+      throw new InvalidSettingException("model function dropout rate", rate, "must be in [0, 1)");
+    }
+    return pass == null || rate == 0 ? h : Layers.dropout(tf, h, rate, pass.seed(), pass.dropouts++);
   }
 
   public Ops tf() {
