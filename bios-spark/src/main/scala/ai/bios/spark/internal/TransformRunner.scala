@@ -94,6 +94,7 @@ private[spark] final class TransformRunner(
     override def size: Int = inputSchema.length
     override def where: String = TransformRunner.this.where(key)
     override def isNullAt(i: Int): Boolean = row.isNullAt(i)
+    override def dataType(i: Int): DataType = field(i).dataType
     private def field(i: Int): StructField = inputSchema.fields(i)
     private def notNull(i: Int): Unit = if (row.isNullAt(i)) {
       throw new IllegalArgumentException(s"input column '${field(i).name}' is null")

@@ -37,8 +37,6 @@ class ImageTransform(private var inputCol: String) extends RecordTransform {
   private var mean: Array[Float] = _
   private var std: Array[Float] = _
   private var decoder = "tensorflow"
-  /** "binary" or "image", found by [[validateSchema]]; null until then. */
-  @volatile private var inputKind: String = _
   @transient @volatile private var prep: ImagePreprocessor = _
 
   def getInputCol: String = inputCol
@@ -92,10 +90,7 @@ class ImageTransform(private var inputCol: String) extends RecordTransform {
       s"ImageTransform: input column `$inputCol` is not in the DataFrame (its columns: " +
         s"${schema.fieldNames.mkString(", ")}); set the column of encoded image bytes or Spark image " +
         "structs with setInputCol"))
-    inputKind = kindOf(field.dataType).getOrElse(throw new IllegalArgumentException(
-      s"ImageTransform: input column `$inputCol` has type ${field.dataType.simpleString}; it must be binary " +
-        "(JPEG/PNG bytes, e.g. spark.read.format(\"binaryFile\")'s `content`) or Spark's image struct " +
-        "(spark.read.format(\"image\")'s `image`); cast or decode the column into one of these"))
+    isBinary(field.dataType)
   }
 
   override def transform(record: InputRecord, ctx: TransformContext, out: FeatureWriter): Unit = {
@@ -107,20 +102,28 @@ class ImageTransform(private var inputCol: String) extends RecordTransform {
     val buf = scratch(featureSize)
     val random = if (ctx.training) ctx.random else null
     try {
-      inputKind match {
-        case "binary" => p.process(record.getBinary(0), ctx.training, random, buf, 0)
-        case "image" => p.process(sparkPixels(record.getStruct(0)), ctx.training, random, buf, 0)
-        case _ => // schema not seen (a transform used outside Bios): try bytes, then the struct
-          val pixels = try ImageDecoder.decode(record.getBinary(0), ImageDecoder.Backend.parse("decoder", decoder)) catch {
-            case _: ClassCastException => sparkPixels(record.getStruct(0))
-          }
-          p.process(pixels, ctx.training, random, buf, 0)
-      }
+      // The type of this record's column, not of the DataFrame validateSchema last saw: one model may
+      // transform a binary and an image-struct DataFrame, and tasks see the instance as it is when they run.
+      if (isBinary(record.dataType(0))) p.process(record.getBinary(0), ctx.training, random, buf, 0)
+      else p.process(sparkPixels(record.getStruct(0)), ctx.training, random, buf, 0)
     } catch {
       case e: BadInputException =>
         throw new BadInputException(s"ImageTransform: column `$inputCol`: ${e.getMessage}", e)
     }
     out.features(buf, 0, featureSize)
+  }
+
+  /**
+   * True for a binary column (encoded bytes), false for Spark's image struct; throws naming the
+   * column, its type and the fix otherwise.
+   */
+  private def isBinary(t: DataType): Boolean = t match {
+    case BinaryType => true
+    case s: StructType if isImageStruct(s) => false
+    case _ => throw new IllegalArgumentException(
+      s"ImageTransform: input column `$inputCol` has type ${t.simpleString}; it must be binary " +
+        "(JPEG/PNG bytes, e.g. spark.read.format(\"binaryFile\")'s `content`) or Spark's image struct " +
+        "(spark.read.format(\"image\")'s `image`); cast or decode the column into one of these")
   }
 
   private def change(set: => Unit): this.type = {
@@ -165,12 +168,8 @@ object ImageTransform {
   private val ImageFields = Seq("height" -> IntegerType, "width" -> IntegerType, "nChannels" -> IntegerType,
     "data" -> BinaryType)
 
-  private[transform] def kindOf(t: DataType): Option[String] = t match {
-    case BinaryType => Some("binary")
-    case s: StructType if ImageFields.forall { case (n, ft) => s.fields.exists(f => f.name == n && f.dataType == ft) } =>
-      Some("image")
-    case _ => None
-  }
+  private def isImageStruct(s: StructType): Boolean =
+    ImageFields.forall { case (n, ft) => s.fields.exists(f => f.name == n && f.dataType == ft) }
 
   /** The pixels of a Spark image struct row (by field name when the row has a schema, else ImageSchema's order). */
   private[transform] def sparkPixels(row: Row): Pixels = {

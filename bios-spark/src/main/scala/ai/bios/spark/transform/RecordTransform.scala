@@ -1,7 +1,7 @@
 package ai.bios.spark.transform
 
 import org.apache.spark.sql.{Dataset, Row}
-import org.apache.spark.sql.types.StructType
+import org.apache.spark.sql.types.{DataType, StructType}
 
 /**
  * Per-record input work that runs inside the training task, on its input threads: it reads a
@@ -30,7 +30,9 @@ trait RecordTransform extends Serializable {
 
   /**
    * Checks the input columns' types on the driver before any task starts. Throws an
-   * `IllegalArgumentException` naming the column, the type found and the fix.
+   * `IllegalArgumentException` naming the column, the type found and the fix. Only checks: it runs
+   * on the driver's instance, which tasks may see in another state, so nothing found here may be
+   * kept for [[transform]] (read types there with [[InputRecord.dataType]]).
    */
   def validateSchema(schema: StructType): Unit = ()
 
@@ -56,6 +58,13 @@ trait InputRecord {
   /** Number of input columns. */
   def size: Int
   def isNullAt(i: Int): Boolean
+  /**
+   * Column `i`'s Spark type in the DataFrame this record comes from (the schema `validateSchema`
+   * saw for this DataFrame). A transform that accepts several column types decides per record from
+   * it: the same transform object may run over DataFrames of different types (one model's
+   * `transform` of a binary and of an image-struct DataFrame), so it must keep no type in a field.
+   */
+  def dataType(i: Int): DataType
   /** A binary column's bytes (`binaryFile`'s `content`, a Parquet binary column). */
   def getBinary(i: Int): Array[Byte]
   def getString(i: Int): String

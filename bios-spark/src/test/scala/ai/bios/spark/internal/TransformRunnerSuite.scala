@@ -42,6 +42,23 @@ class TransformRunnerSuite extends AnyFunSuite {
     assert(fromCache.take(8) == Seq(7f, 0f, 2.5f, 0.5f, -1f, 32f, 5f, 3f), fromCache)
   }
 
+  test("dataType(i) is input column i's type in the DataFrame's schema, from the cache's row and a converted one") {
+    var seen: Seq[DataType] = Nil
+    val types = new ReadAll {
+      override def transform(r: InputRecord, ctx: TransformContext, out: FeatureWriter): Unit = {
+        seen = (0 until r.size).map(r.dataType)
+        out.features(new Array[Float](featureSize))
+      }
+    }
+    val runner = TransformRunner.of(types, schema, 5L, "the training data")
+    val expected = types.inputCols.toSeq.map(c => schema(c).dataType)
+    run(runner, runner.encoder()(row), 1L, 0)
+    assert(seen == expected)
+    seen = Nil
+    run(runner, runner.project(row), 1L, 0)
+    assert(seen == expected)
+  }
+
   test("ctx.random is a pure function of (seed, epoch, record): equal for equal inputs, different otherwise") {
     val runner = TransformRunner.of(new ReadAll, schema, 5L, "the training data")
     val input = runner.project(row)

@@ -8,14 +8,25 @@ import java.nio.file.Files
 import java.util.SplittableRandom
 import javax.imageio.ImageIO
 import org.apache.spark.ml.image.ImageSchema
-import org.apache.spark.sql.Row
-import org.apache.spark.sql.types.{ArrayType, BinaryType, FloatType, StringType, StructField, StructType}
+import ai.bios.spark.BiosEstimator
+import ai.bios.tf.model.{Activation, ModelSpec}
+import org.apache.spark.ml.linalg.Vector
+import org.apache.spark.sql.{DataFrame, Row}
+import org.apache.spark.sql.functions.{col, regexp_extract, when}
+import org.apache.spark.sql.types.{ArrayType, BinaryType, DataType, FloatType, StringType, StructField, StructType}
 import org.scalatest.funsuite.AnyFunSuite
 
-/** A record of one column, as Bios's input threads would hand it over. */
-final class FakeRecord(value: Any) extends InputRecord {
+/** A record of one column, as Bios's input threads would hand it over; its type from the value unless given. */
+final class FakeRecord(value: Any, columnType: DataType = null) extends InputRecord {
   override def size: Int = 1
   override def isNullAt(i: Int): Boolean = value == null
+  override def dataType(i: Int): DataType = if (columnType != null) columnType else value match {
+    case _: Array[Byte] => BinaryType
+    case r: Row if r.schema != null => r.schema
+    case _: Row => ImageSchema.columnSchema
+    case _: String => StringType
+    case _ => throw new IllegalStateException(s"FakeRecord: give the type of $value")
+  }
   override def getBinary(i: Int): Array[Byte] = value.asInstanceOf[Array[Byte]]
   override def getString(i: Int): String = value.asInstanceOf[String]
   override def getDouble(i: Int): Double = value.asInstanceOf[Double]
@@ -124,6 +135,36 @@ class ImageTransformSuite extends AnyFunSuite with LocalSpark {
         assert(diffs.sum / diffs.length < 0.15 && diffs.max < 1.0, s"$name: mean ${diffs.sum / diffs.length}, max ${diffs.max}")
       }
     }
+  }
+
+  test("one model transforms a binaryFile and an image-source DataFrame, whichever action runs first") {
+    // Spark serializes the transform when an action runs, not when transform() is called: a type kept by
+    // validateSchema would make `a` run with `b`'s column type.
+    val dir = Files.createTempDirectory("bios-two-frames")
+    try {
+      for (i <- 0 until 8) Files.write(dir.resolve(s"p$i.png"), encode(picture(20 + 3 * i, 16 + 2 * i), "png"))
+      val name = regexp_extract(col("path"), "(p\\d)\\.png$", 1)
+      val bytes = spark.read.format("binaryFile").load(dir.toString).select(name.as("name"), col("content"))
+        .withColumn("label", when(col("name") < "p4", 1.0).otherwise(0.0))
+      val images = spark.read.format("image").load(dir.toString) // the same model input column, as a struct
+        .select(regexp_extract(col("image.origin"), "(p\\d)\\.png$", 1).as("name"), col("image").as("content"))
+      val spec = ModelSpec.builder(4 * 4 * 3).dense(2, Activation.NONE).seed(1).build()
+      val model = new BiosEstimator().setModelSpec(spec).setTransform(new ImageTransform("content").setSize(4, 4))
+        .setNumWorkers(1).setBatchSize(4).setEpochs(1).fit(bytes)
+      def probabilities(df: DataFrame): Map[String, Seq[Double]] =
+        df.select("name", "probability").collect().map(r => r.getString(0) -> r.getAs[Vector](1).toArray.toSeq).toMap
+      val a = model.transform(bytes)
+      val b = model.transform(images)
+      val fromBytes = probabilities(a) // runs after the image DataFrame was validated
+      val fromImages = probabilities(b)
+      val c = model.transform(images)
+      val d = model.transform(bytes)
+      val imagesAgain = probabilities(c) // runs after the binary DataFrame was validated
+      assert(fromBytes.size == 8 && fromBytes.keySet == fromImages.keySet, fromBytes.keySet)
+      assert(imagesAgain == fromImages && probabilities(d) == fromBytes)
+      // PNG: the image source's pixels are the decoded bytes', so the predictions are bitwise equal.
+      assert(fromBytes == fromImages)
+    } finally org.apache.commons.io.FileUtils.deleteQuietly(dir.toFile)
   }
 
   test("inference never draws from the random; training crops and flips from it, reproducibly") {

@@ -8,7 +8,7 @@ import java.util.{Locale, SplittableRandom}
 import ai.bios.spark.LocalSpark
 import ai.bios.tf.input.RecordChecks
 import ai.bios.tf.model.{Activation, ComputeOptions, ModelSpec, OptimizerSpec, TrainableModel}
-import org.apache.spark.sql.types.{IntegerType, StringType, StructField, StructType}
+import org.apache.spark.sql.types.{DataType, IntegerType, StringType, StructField, StructType}
 import org.apache.spark.sql.{DataFrame, Row}
 import org.scalatest.funsuite.AnyFunSuite
 import org.tensorflow.ndarray.Shape
@@ -24,6 +24,7 @@ class TextTransformSuite extends AnyFunSuite with LocalSpark {
   private final class OneText(text: String) extends InputRecord {
     def size: Int = 1
     def isNullAt(i: Int): Boolean = { require(i == 0); text == null }
+    def dataType(i: Int): DataType = { require(i == 0); StringType }
     def getBinary(i: Int): Array[Byte] = throw new UnsupportedOperationException
     def getString(i: Int): String = { require(i == 0); text }
     def getDouble(i: Int): Double = throw new UnsupportedOperationException

@@ -60,11 +60,17 @@ public final class ImageDecoder {
     }
   }
 
-  /** Images with more pixels than this are refused before decoding (a decompression bomb, or a mistake). */
+  /**
+   * Images with more pixels than this are refused before decoding, by either backend, from the size
+   * in their header (JPEG's frame header, PNG's IHDR): a decompression bomb, or a mistake.
+   */
   public static final long MAX_PIXELS = 1L << 27;
 
-  private static final ImageReaderSpi JPEG_SPI = spi("jpeg");
-  private static final ImageReaderSpi PNG_SPI = spi("png");
+  /** ImageIO's readers, looked up on the first ImageIO decode only (not for the TensorFlow backend). */
+  private static final class Readers {
+    static final ImageReaderSpi JPEG = spi("jpeg");
+    static final ImageReaderSpi PNG = spi("png");
+  }
 
   private ImageDecoder() {}
 
@@ -104,23 +110,63 @@ public final class ImageDecoder {
    */
   public static Pixels decode(byte[] bytes, Backend backend, int minWidth, int minHeight) {
     Format format = detect(bytes);
-    return backend == Backend.TENSORFLOW ? TfImageDecoder.decode(bytes, format, minWidth, minHeight)
+    int[] size = headerSize(bytes, format);
+    return backend == Backend.TENSORFLOW ? TfImageDecoder.decode(bytes, format, size, minWidth, minHeight)
         : decodeImageIo(bytes, format);
   }
 
-  /** A JPEG's {width, height} from its frame header, or null when the header cannot be found. */
+  /**
+   * {@code bytes}' {width, height} from its header, read before any decoder allocates: throws when
+   * the header is missing (the decoders would fail on it too) or the image has more than
+   * {@link #MAX_PIXELS} pixels.
+   */
+  static int[] headerSize(byte[] bytes, Format format) {
+    int[] size = format == Format.JPEG ? jpegSize(bytes) : pngSize(bytes);
+    if (size == null) {
+      throw new BadInputException("truncated or corrupt " + format + " image (no "
+          + (format == Format.JPEG ? "frame header before the image data" : "IHDR header") + "): "
+          + describe(bytes) + "; re-encode the file or filter such rows out");
+    }
+    if ((long) size[0] * size[1] > MAX_PIXELS) {
+      throw new BadInputException(format + " image of " + size[0] + "x" + size[1] + " pixels (" + (long) size[0] * size[1]
+          + ", from its header) is larger than the " + MAX_PIXELS + " pixels Bios decodes, so it is refused before "
+          + "decoding: " + describe(bytes) + "; downscale such files first or filter them out");
+    }
+    return size;
+  }
+
+  /** A PNG's {width, height} from its IHDR chunk (the first, right after the signature), or null. */
+  static int[] pngSize(byte[] b) {
+    if (b.length < 24 || b[12] != 'I' || b[13] != 'H' || b[14] != 'D' || b[15] != 'R') {
+      return null;
+    }
+    long w = uint32(b, 16);
+    long h = uint32(b, 20);
+    return w > 0 && h > 0 && w <= Integer.MAX_VALUE && h <= Integer.MAX_VALUE ? new int[] {(int) w, (int) h} : null;
+  }
+
+  private static long uint32(byte[] b, int at) {
+    return ((long) (b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8) | (b[at + 3] & 0xff);
+  }
+
+  /**
+   * A JPEG's {width, height} from its frame header, or null when there is none before the scan (or
+   * its height is 0, which libjpeg does not decode). Bytes other than 0xFF between segments are
+   * skipped, as libjpeg skips them, so junk cannot hide the header from this check.
+   */
   static int[] jpegSize(byte[] b) {
     int p = 2;
     while (p + 3 < b.length) {
-      if ((b[p] & 0xff) != 0xFF) {
-        return null;
+      if ((b[p] & 0xff) != 0xFF) { // extraneous data before a marker
+        p++;
+        continue;
       }
       int m = b[p + 1] & 0xff;
       if (m == 0xFF) { // fill byte
         p++;
         continue;
       }
-      if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+      if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { // a stuffed zero, TEM, RSTn, SOI: no length
         p += 2;
         continue;
       }
@@ -133,7 +179,7 @@ public final class ImageDecoder {
         int w = ((b[p + 7] & 0xff) << 8) | (b[p + 8] & 0xff);
         return w > 0 && h > 0 ? new int[] {w, h} : null;
       }
-      if (m == 0xDA || len < 2) {
+      if (m == 0xDA || m == 0xD9 || len < 2) { // the scan or the end came first
         return null;
       }
       p += 2 + len;
@@ -144,7 +190,7 @@ public final class ImageDecoder {
   private static Pixels decodeImageIo(byte[] bytes, Format format) {
     ImageReader reader;
     try {
-      reader = (format == Format.JPEG ? JPEG_SPI : PNG_SPI).createReaderInstance();
+      reader = (format == Format.JPEG ? Readers.JPEG : Readers.PNG).createReaderInstance();
     } catch (IOException e) {
       throw new IllegalStateException("cannot create an ImageIO " + format + " reader", e);
     }
@@ -159,11 +205,6 @@ public final class ImageDecoder {
           }
         }
       });
-      long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
-      if (pixels > MAX_PIXELS) {
-        throw new BadInputException(format + " image of " + reader.getWidth(0) + "x" + reader.getHeight(0)
-            + " pixels is larger than the " + MAX_PIXELS + " pixels Bios decodes; downscale the files first");
-      }
       BufferedImage image = reader.read(0);
       if (warning[0] != null) {
         throw new BadInputException("truncated or corrupt " + format + " image (decoder warning: " + warning[0]

@@ -354,6 +354,90 @@ class ImagePreprocessorTest {
     assertEquals(256, ImageDecoder.decode(jpeg, Backend.TENSORFLOW).width());
   }
 
+  /** {@code bytes} with the 32-bit big-endian {@code value} at {@code at}. */
+  private static byte[] withInt(byte[] bytes, int at, int value, int width) {
+    byte[] b = bytes.clone();
+    for (int i = 0; i < width; i++) {
+      b[at + i] = (byte) (value >>> (8 * (width - 1 - i)));
+    }
+    return b;
+  }
+
+  /**
+   * A JPEG and a PNG whose headers claim 60000 x 60000 pixels (the PNG's IHDR with a valid CRC, so
+   * libpng would accept it) are refused from the header, by both backends, before a decoder runs:
+   * their data is a 64 x 48 image's, so a decode would have failed as corrupt instead.
+   */
+  @ParameterizedTest
+  @EnumSource(Backend.class)
+  void aHeaderClaimingTooManyPixelsIsRefusedBeforeDecoding(Backend backend) throws IOException {
+    byte[] jpeg = encode(rgbCopy(picture(64, 48, 4), BufferedImage.TYPE_3BYTE_BGR), "jpeg", 0.9f);
+    int sof = 2;
+    while (!((jpeg[sof] & 0xff) == 0xFF && (jpeg[sof + 1] & 0xff) == 0xC0)) {
+      sof += 2 + (((jpeg[sof + 2] & 0xff) << 8) | (jpeg[sof + 3] & 0xff)); // walk the segments to SOF0
+    }
+    assertArrayEquals(new int[] {64, 48}, ImageDecoder.jpegSize(jpeg));
+    byte[] bigJpeg = withInt(withInt(jpeg, sof + 5, 60000, 2), sof + 7, 60000, 2);
+    // Junk before the frame header (libjpeg skips it with a warning) does not hide it from the check.
+    byte[] junk = new byte[bigJpeg.length + 3];
+    System.arraycopy(bigJpeg, 0, junk, 0, sof);
+    System.arraycopy(bigJpeg, sof, junk, sof + 3, bigJpeg.length - sof);
+    junk[sof] = 0x12;
+    junk[sof + 1] = 0x00;
+    junk[sof + 2] = 0x34;
+    byte[] png = encode(picture(64, 48, 4), "png", 0);
+    byte[] bigPng = withInt(withInt(png, 16, 60000, 4), 20, 60000, 4);
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(bigPng, 12, 17); // IHDR's type and 13 data bytes
+    bigPng = withInt(bigPng, 29, (int) crc.getValue(), 4);
+    for (byte[] bomb : List.of(bigJpeg, junk, bigPng)) {
+      assertMessage(backend, bomb, "image of 60000x60000 pixels (3600000000, from its header) is larger than the "
+          + ImageDecoder.MAX_PIXELS + " pixels", "refused before decoding", "downscale such files first");
+      ImagePreprocessor p = new ImagePreprocessor(8, 8, 3, false, false, null, null, 1.125, backend);
+      String m = assertThrows(BadInputException.class, () -> p.process(bomb, false, null, new float[192], 0)).getMessage();
+      assertTrue(!m.contains("corrupt"), "refused from the header, not by a decode: " + m);
+    }
+    assertArrayEquals(new int[] {64, 48}, ImageDecoder.pngSize(png));
+  }
+
+  /** The JVM-wide decoder must not take the executor's GPUs (training sessions pick theirs per task). */
+  @Test
+  void theDecoderSessionSeesNoGpuAndRunsOnTheCallersThread() {
+    org.tensorflow.proto.ConfigProto config = TfImageDecoder.config();
+    assertEquals(0, config.getDeviceCountOrDefault("GPU", -1), config.toString());
+    assertEquals(-1, config.getInterOpParallelismThreads());
+    assertEquals(1, config.getIntraOpParallelismThreads());
+  }
+
+  /**
+   * After its Session is closed (the shutdown hook ran while an input thread still decodes), a
+   * decoder still gives the record's pixels, from a one-off Session, instead of an error that would
+   * blame the record; and an exception without a message still gives a reason.
+   */
+  @Test
+  void aClosedDecoderStillDecodesAndAMessagelessErrorHasAReason() throws IOException {
+    byte[] png = encode(picture(40, 30, 6), "png", 0);
+    byte[] jpeg = encode(rgbCopy(picture(80, 60, 6), BufferedImage.TYPE_3BYTE_BGR), "jpeg", 0.9f);
+    TfImageDecoder d = new TfImageDecoder();
+    d.close();
+    d.close(); // idempotent
+    for (byte[] bytes : List.of(png, jpeg)) {
+      ImageDecoder.Format f = ImageDecoder.detect(bytes);
+      Pixels expected = ImageDecoder.decode(bytes, Backend.TENSORFLOW, 20, 15);
+      Pixels got = d.run(bytes, f, ImageDecoder.headerSize(bytes, f), 20, 15);
+      assertEquals(expected.width(), got.width(), f.toString());
+      assertEquals(expected.height(), got.height(), f.toString());
+      float[] a = new float[8 * 8 * 3];
+      float[] b = new float[8 * 8 * 3];
+      ImagePreprocessor p = new ImagePreprocessor(8, 8, 3, false, false);
+      p.process(expected, false, null, a, 0);
+      p.process(got, false, null, b, 0);
+      assertArrayEquals(a, b, f.toString());
+    }
+    assertEquals("java.lang.IllegalArgumentException", TfImageDecoder.firstLine(new IllegalArgumentException()));
+    assertEquals("bad data", TfImageDecoder.firstLine(new IllegalArgumentException("bad data\n\tat kernel")));
+  }
+
   @Test
   void badSettingsNameTheSetting() {
     assertEquals("channels", assertThrows(InvalidSettingException.class,
