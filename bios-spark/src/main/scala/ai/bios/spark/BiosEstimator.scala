@@ -117,9 +117,11 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
 
   /**
    * Makes the features with `t` inside the training tasks, from its input columns (featuresCol is
-   * then not read): `fit` checks `t` against the schema, fits it on the training data
-   * (`t.fit`), checks its featureSize against the model's input, and trains with the fitted
-   * transform, which the model keeps (and saves) for `transform`. null: none (the default).
+   * then not read): `fit` checks `t` against the schema, fits it on the training rows only
+   * (`t.fit`; validation rows are left out, so they do not shape a learned vocabulary, say),
+   * checks the fitted transform against the schema and its featureSize against the model's input,
+   * and trains with a copy of the fitted transform, which the model keeps (and saves) for
+   * `transform`: changing `t` after the fit does not change the model. null: none (the default).
    */
   def setTransform(t: RecordTransform): this.type = {
     transform = Option(t)
@@ -203,12 +205,12 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
    * fraction of 2^53, falls below the fraction: the same rows on every rerun, whatever the
    * partitioning and row order.
    */
-  private def markValidation(df: DataFrame, fitted: Option[RecordTransform]): (DataFrame, Option[BarrierTraining.ValidationRows]) = {
+  private def markValidation(df: DataFrame, t: Option[RecordTransform]): (DataFrame, Option[BarrierTraining.ValidationRows]) = {
     if (getValidationIndicatorCol.nonEmpty) {
       (df, Some(BarrierTraining.ValidationRows(df.schema.fieldIndex(getValidationIndicatorCol),
         getValidationIndicatorCol, "validationIndicatorCol")))
     } else if (getValidationFraction > 0) {
-      val inputs = fitted.map(_.inputCols.toSeq).getOrElse(Seq(getFeaturesCol))
+      val inputs = t.map(_.inputCols.toSeq).getOrElse(Seq(getFeaturesCol))
       val hash = functions.xxhash64(Seq(functions.lit(getSeed)) ++ inputs.map(functions.col) :+ functions.col(getLabelCol): _*)
       val u = hash.bitwiseAND(functions.lit((1L << 53) - 1)).cast(DoubleType) / functions.lit(math.pow(2, 53))
       val marked = df.withColumn(BiosEstimator.FractionColumn, u < getValidationFraction)
@@ -220,18 +222,22 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
   }
 
   /**
-   * The fitted input transform, checked against the model and params: its featureSize is the
-   * model's, and cacheTransformed needs a deterministic transform.
+   * The input transform fitted on the training rows of `df` (the validation rows left out), checked
+   * against the schema, the model and params (its featureSize is the model's; cacheTransformed
+   * needs a deterministic transform), and copied: nothing the caller holds can change it.
    */
-  private def fitTransform(dataset: Dataset[_], spec: ModelSpec): Option[RecordTransform] = transform.map { t =>
-    val fitted = Option(t.fit(dataset.toDF())).getOrElse(throw new IllegalArgumentException(
-      s"the input transform ${t.getClass.getName}'s fit returned null; return the fitted transform (or this)"))
-    if (fitted.featureSize != spec.featureSize()) {
-      throw new IllegalArgumentException(s"the input transform ${fitted.getClass.getName} writes " +
-        s"${fitted.featureSize} features per record but the model spec's input has ${spec.featureSize()} values " +
-        s"(${spec.inputShape()}); build the model spec with an input of ${fitted.featureSize} values, or " +
-        "configure the transform to write the model's input size")
+  private def fitTransform(df: DataFrame, validation: Option[BarrierTraining.ValidationRows],
+      spec: ModelSpec): Option[RecordTransform] = transform.map { t =>
+    val training = validation match {
+      case Some(v) =>
+        val kept = df.filter(!functions.col(v.column))
+        if (v.column == BiosEstimator.FractionColumn) kept.drop(v.column) else kept
+      case None => df
     }
+    val fitted = BiosModel.copyOf(Option(t.fit(training)).getOrElse(throw new IllegalArgumentException(
+      s"the input transform ${t.getClass.getName}'s fit returned null; return the fitted transform (or this)")))
+    TransformRunner.validate(fitted, df.schema)
+    TransformRunner.checkSize(fitted, spec)
     if (getCacheTransformed && !fitted.deterministic) {
       throw new IllegalArgumentException(s"cacheTransformed=true needs a deterministic input transform, but " +
         s"${fitted.getClass.getName}.deterministic is false (it augments or draws randomness); set " +
@@ -242,8 +248,8 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
 
   override def fit(dataset: Dataset[_]): BiosModel = {
     val spec = validate(dataset.schema)
-    val fitted = fitTransform(dataset, spec)
-    val (df, validationRows) = markValidation(dataset.toDF(), fitted)
+    val (df, validationRows) = markValidation(dataset.toDF(), transform)
+    val fitted = fitTransform(df, validationRows, spec)
     val session = df.sparkSession
     val sc = session.sparkContext
     val direct = getSharding == "direct"
@@ -292,7 +298,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
       mapsAhead = BiosConf.ShuffleMapsAhead.get(session),
       runId = s"$uid-${java.util.UUID.randomUUID()}",
       validation = validationRows, earlyStopping = getEarlyStopping, loss = getLossOptions,
-      transform = fitted.map(TransformRunner.of(_, schema, getSeed, "the training data")),
+      transform = fitted.map(TransformRunner.of(_, schema, spec, getSeed, "the training data")),
       cacheTransformed = getCacheTransformed, inputThreads = BiosParams.parseInputThreads($(inputThreads)))
     val outputs = FitOutputs.open(getTensorBoardDir, getReportDir, uid, job.runId, sc.hadoopConfiguration)
     if (!sc.getConf.get("spark.plugins", "").contains(classOf[BiosPlugin].getName)) {
@@ -310,7 +316,7 @@ class BiosEstimator(override val uid: String) extends Estimator[BiosModel] with 
     val summary = outputs.finish(trained, optimizerSpec.learningRateAt, FitOutputs.epochMetrics(trained),
       extractParamMap().toSeq.map(p => p.param.name -> String.valueOf(p.value)).sortBy(_._1), s"Bios fit ${outputs.runName}")
     logInfo(summary.toString)
-    copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary).setTransform(fitted.orNull)
+    copyValues(new BiosModel(uid, results.head.weights).setParent(this)).setSummary(summary).keepTransform(fitted)
   }
 
   /**

@@ -22,7 +22,9 @@ import java.io.{DataInputStream, DataOutputStream, ObjectInputStream, ObjectOutp
  * fitted input transform. `transform` runs batched inference in each partition through the
  * prefetching queue and adds the prediction column (and, for classifiers, the class-probability
  * column); with an input transform it makes each row's features with it (`training = false`: no
- * augmentation) instead of reading featuresCol.
+ * augmentation) instead of reading featuresCol. The model keeps its own copy of the transform it
+ * trained with: changing the estimator's transform later, or the one [[getTransform]] returns,
+ * does not change the model's.
  */
 class BiosModel private[spark] (override val uid: String, private[spark] val weights: Array[Float])
   extends Model[BiosModel] with BiosParams with MLWritable {
@@ -42,13 +44,20 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
 
   private var inputTransform: Option[RecordTransform] = None
 
-  private[spark] def setTransform(t: RecordTransform): this.type = {
-    inputTransform = Option(t)
+  /** Keeps a copy of `t` (see [[BiosModel.copyOf]]), so nothing outside the model can change it. */
+  private[spark] def setTransform(t: RecordTransform): this.type = keepTransform(Option(t).map(BiosModel.copyOf))
+
+  /** Keeps `t` itself: a copy no one else holds (the fit's, or another model's, which never changes it). */
+  private[spark] def keepTransform(t: Option[RecordTransform]): this.type = {
+    inputTransform = t
     this
   }
 
-  /** The fitted input transform the model makes its features with (null: none; featuresCol is read). */
-  def getTransform: RecordTransform = inputTransform.orNull
+  /**
+   * A copy of the fitted input transform the model makes its features with (null: none;
+   * featuresCol is read). Changing the copy does not change the model.
+   */
+  def getTransform: RecordTransform = inputTransform.map(BiosModel.copyOf).orNull
 
   /** The trained weights, flattened in layer order. */
   def getWeights: Array[Float] = weights.clone()
@@ -59,7 +68,9 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
 
   override def transformSchema(schema: StructType): StructType = {
     inputTransform match {
-      case Some(t) => TransformRunner.validate(t, schema)
+      case Some(t) =>
+        TransformRunner.validate(t, schema)
+        TransformRunner.checkSize(t, getModelSpec)
       case None => RowDecoder.validateSchema(schema, getFeaturesCol, None)
     }
     BiosModel.outputSchema(schema, getModelSpec, getPredictionCol, getProbabilityCol)
@@ -77,7 +88,7 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
     val rows = inputTransform match {
       case Some(t) =>
         // Row n of partition p is record shardKey(p, n) for errors and ctx.random (epoch 0, no augmentation).
-        val runner = TransformRunner.of(t, df.schema, getSeed, "the data to transform")
+        val runner = TransformRunner.of(t, df.schema, spec, getSeed, "the data to transform")
         df.rdd.mapPartitionsWithIndex { (p, it) =>
           Inference.run(it, specJson, bcWeights.value, (row, n, out, at) =>
             runner.apply(runner.project(row), BarrierTraining.shardKey(p, n), 0, training = false,
@@ -92,7 +103,7 @@ class BiosModel private[spark] (override val uid: String, private[spark] val wei
   }
 
   override def copy(extra: ParamMap): BiosModel = {
-    val m = copyValues(new BiosModel(uid, weights), extra).setParent(parent).setTransform(getTransform)
+    val m = copyValues(new BiosModel(uid, weights), extra).setParent(parent).keepTransform(inputTransform)
     trainingSummary.foreach(m.setSummary)
     m
   }
@@ -175,15 +186,33 @@ object BiosModel extends MLReadable[BiosModel] {
   private[spark] def loadTransform(path: String, conf: Configuration): Option[RecordTransform] = {
     val file = new Path(path, TransformFile)
     val fs = file.getFileSystem(conf)
-    if (!fs.exists(file)) None
-    else {
-      val loader = Thread.currentThread().getContextClassLoader
-      val in = new ObjectInputStream(fs.open(file)) {
-        override def resolveClass(d: ObjectStreamClass): Class[_] =
-          try Class.forName(d.getName, false, loader) catch { case _: ClassNotFoundException => super.resolveClass(d) }
-      }
-      try Some(in.readObject().asInstanceOf[RecordTransform]) finally in.close()
+    if (!fs.exists(file)) None else Some(readTransform(fs.open(file)))
+  }
+
+  /** Reads a serialized transform from `stream` (closing it), with the thread's context class loader. */
+  private def readTransform(stream: java.io.InputStream): RecordTransform = {
+    val loader = Thread.currentThread().getContextClassLoader
+    val in = new ObjectInputStream(stream) {
+      override def resolveClass(d: ObjectStreamClass): Class[_] =
+        try Class.forName(d.getName, false, loader) catch { case _: ClassNotFoundException => super.resolveClass(d) }
     }
+    try in.readObject().asInstanceOf[RecordTransform] finally in.close()
+  }
+
+  /**
+   * A deep copy of `t` (a Java serialization round trip, as saving and loading a model does), so a
+   * model's transform shares no mutable state with the estimator's or a caller's. A transform that
+   * cannot be serialized fails here, on the driver, naming its class and the cause.
+   */
+  private[spark] def copyOf(t: RecordTransform): RecordTransform = {
+    val bytes = new java.io.ByteArrayOutputStream()
+    val out = new ObjectOutputStream(bytes)
+    try out.writeObject(t) catch {
+      case e: java.io.NotSerializableException => throw new IllegalArgumentException(s"the input transform " +
+        s"${t.getClass.getName} cannot be serialized: ${e.getMessage} is not Serializable; make every field of " +
+        "the transform Serializable (or @transient and rebuilt on use)", e)
+    } finally out.close()
+    readTransform(new java.io.ByteArrayInputStream(bytes.toByteArray))
   }
 
   /**
@@ -206,7 +235,7 @@ object BiosModel extends MLReadable[BiosModel] {
       }
       val model = new BiosModel(uid, weights)
       setParams(model)
-      loadTransform(path, sc.hadoopConfiguration).foreach(model.setTransform)
+      model.keepTransform(loadTransform(path, sc.hadoopConfiguration))
       val expected = ModelSpec.fromJson(model.getOrDefault(model.modelSpec))
       require(expected != null, s"$path has no model spec")
       model

@@ -26,8 +26,8 @@ import scala.jdk.CollectionConverters._
  * @param stepMedianMillis median time of one iteration of its training loop
  * @param ceiling sum of its stage costs over the longest (the most overlap can win)
  * @param resumedFrom the step it started at: 0, or the checkpoint it resumed from
- * @param inputThreads threads its input transform ran on (`inputThreads`, auto resolved; 1 without
- *     a transform)
+ * @param inputThreads threads its input transform ran on (`inputThreads`, auto resolved, in
+ *     efficient mode; 1 in simple mode, which is serial, and without a transform)
  */
 case class WorkerSummary(
     rank: Int,

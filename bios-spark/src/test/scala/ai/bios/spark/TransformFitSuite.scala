@@ -1,7 +1,7 @@
 package ai.bios.spark
 
 import ai.bios.spark.internal.BarrierTraining
-import ai.bios.spark.transform.{FeatureWriter, InputRecord, RecordTransform, TransformContext}
+import ai.bios.spark.transform.{FeatureWriter, InputRecord, RecordTransform, TextTransform, TransformContext}
 import ai.bios.tf.BadInputException
 import ai.bios.tf.model.{Activation, ModelSpec}
 import org.apache.spark.ml.linalg.{SQLDataTypes, Vector, Vectors}
@@ -44,6 +44,34 @@ final class FailingBytes extends FlipBytes(1f / 255) {
     if (b(0) == -1 && b(1) == -1) throw new IllegalStateException("cannot decode this record")
     super.transform(record, ctx, out)
   }
+}
+
+/** [[FlipBytes]] whose scale is a setter and whose fit returns this, as ImageTransform's does. */
+final class SettableScale(var scale: Float) extends RecordTransform {
+  override def inputCols: Array[String] = Array("bytes")
+  override def featureSize: Int = 8
+  override def deterministic: Boolean = true
+  override def transform(record: InputRecord, ctx: TransformContext, out: FeatureWriter): Unit =
+    out.features(FlipBytes.features(record.getBinary(0), scale))
+}
+
+/** [[FlipBytes]] writing NaN as feature 5 of the record whose first two bytes are 0xFF. */
+final class NaNBytes extends FlipBytes(1f / 255, flip = false) {
+  override def fit(dataset: Dataset[Row]): RecordTransform = this
+  override def transform(record: InputRecord, ctx: TransformContext, out: FeatureWriter): Unit = {
+    val b = record.getBinary(0)
+    val f = FlipBytes.features(b, scale)
+    if (b(0) == -1 && b(1) == -1) f(5) = Float.NaN
+    out.features(f)
+  }
+}
+
+/** Writes `size` zeros: a transform for a model of another input size. */
+final class Zeros(size: Int) extends RecordTransform {
+  override def inputCols: Array[String] = Array("bytes")
+  override def featureSize: Int = size
+  override def transform(record: InputRecord, ctx: TransformContext, out: FeatureWriter): Unit =
+    out.features(new Array[Float](size))
 }
 
 /** Input transforms through the estimator: determinism, the encoded cache, errors, inference, save/load. */
@@ -90,7 +118,9 @@ class TransformFitSuite extends AnyFunSuite with LocalSpark {
     assert(first.summary.lossHistory.last < first.summary.lossHistory.head, first.summary.lossHistory.toSeq)
     fits.tail.foreach { case (name, m) => assert(m.getWeights.sameElements(first.getWeights), name) }
     fits.foreach { case (name, m) =>
-      assert(m.summary.workers.forall(_.inputThreads == name.last.asDigit), s"$name ran on its inputThreads")
+      // simple mode transforms every record on the loop's thread: it reports 1 whatever inputThreads says
+      val expected = if (name.startsWith("simple")) 1 else name.last.asDigit
+      assert(m.summary.workers.forall(_.inputThreads == expected), s"$name reports ${m.summary.workers.map(_.inputThreads)}")
     }
     val plain = estimator(new FlipBytes(flip = false)).fit(df)
     assert(!plain.getWeights.sameElements(first.getWeights), "the augmentation changes what is trained")
@@ -184,6 +214,62 @@ class TransformFitSuite extends AnyFunSuite with LocalSpark {
     assert(Seq(1, 2, 8).map(BarrierTraining.inputThreads(None, _)) == Seq(1, 1, 7))
     assert(BarrierTraining.inputThreads(Some(3), 1) == 3)
     assert(estimator().copy(ParamMap.empty).getTransform.isInstanceOf[FlipBytes], "copy keeps the transform")
+  }
+
+  test("a NaN from the transform fails training and inference naming the row it came from and the transform") {
+    // row 37 of input partition 2 (80 rows per partition)
+    for (mode <- Seq("simple", "efficient")) {
+      val e = intercept[BadInputException](estimator(new NaNBytes).setExecutionMode(mode).setInputThreads(2)
+        .fit(data(Some(2 * 80 + 37))))
+      assert(e.getMessage.startsWith("row 37 of input partition 2 of the training data: the input transform " +
+        classOf[NaNBytes].getName) && e.getMessage.contains("value 5 is NaN"), s"$mode: ${e.getMessage}")
+    }
+    val model = estimator(new NaNBytes).setEpochs(1).fit(data())
+    val e = intercept[Exception](model.transform(data(Some(80 + 3))).collect())
+    val bad = Iterator.iterate[Throwable](e)(_.getCause).takeWhile(_ != null).collectFirst { case b: BadInputException => b }
+    assert(bad.exists(b => b.getMessage.startsWith("row 3 of input partition 1 of the data to transform: the input " +
+      "transform") && b.getMessage.contains("value 5 is NaN")), e)
+  }
+
+  test("a model keeps its own transform: later estimator setters, getTransform's copy and copy() leave it alone") {
+    val df = data()
+    val t = new SettableScale(1f / 255)
+    val est = estimator(t).setEpochs(1)
+    val model = est.fit(df)
+    def predictions(m: BiosModel) = m.transform(df).select("probability").collect().map(_.getAs[Vector](0))
+    val before = predictions(model)
+    t.scale = 7f // what a later setter on the estimator's transform does
+    model.getTransform.asInstanceOf[SettableScale].scale = 3f
+    assert(model.getTransform.asInstanceOf[SettableScale].scale == 1f / 255)
+    assert(predictions(model).sameElements(before))
+    assert(predictions(model.copy(ParamMap.empty)).sameElements(before))
+    assert(est.getTransform.asInstanceOf[SettableScale].scale == 7f, "the estimator's transform is the caller's")
+  }
+
+  test("a model given a transform of another featureSize fails before any task, naming both sizes") {
+    val model = estimator(new FlipBytes(flip = false)).setEpochs(1).fit(data())
+    for (size <- Seq(6, 12)) {
+      val e = intercept[IllegalArgumentException](model.copy(ParamMap.empty).setTransform(new Zeros(size)).transform(data()))
+      assert(e.getMessage.contains(s"writes $size features") && e.getMessage.contains("has 8 values"), e.getMessage)
+    }
+  }
+
+  test("the transform is fitted on the training rows only: a term only validation rows hold is not in the vocabulary") {
+    val rows = (0 until 64).map { i =>
+      val held = i % 8 == 0
+      Row(if (held) s"zebra ${if (i % 16 == 0) "good" else "bad"}" else if (i % 2 == 0) "good day" else "bad day",
+        if (i % 2 == 0) 1.0 else 0.0, held)
+    }
+    val df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), StructType(Seq(StructField("text", StringType),
+      StructField("label", DoubleType), StructField("held", BooleanType))))
+    val text = TextTransform.builder("text").maxLength(4).learnVocabulary(30, 1).build()
+    val textSpec = ModelSpec.builder(text.featureSize).featureColumns(text.sequenceColumn(4)).globalAvgPool()
+      .dense(2, Activation.NONE).seed(1).build()
+    val model = new BiosEstimator().setModelSpec(textSpec).setTransform(text).setNumWorkers(2).setBatchSize(16)
+      .setEpochs(1).setValidationIndicatorCol("held").fit(df)
+    val vocabulary = model.getTransform.asInstanceOf[TextTransform].vocabulary.toSet
+    assert(vocabulary == Set("good", "bad", "day"), vocabulary)
+    assert(model.summary.history.head.validationRecords() == 8)
   }
 
   test("no Bios thread outlives the failed, retried and finished fits of this suite") {

@@ -3,7 +3,8 @@ package ai.bios.spark.internal
 import ai.bios.spark.WorkerSummary
 import ai.bios.tf.BiosException
 import ai.bios.tf.collective.{RingCollective, RingOptions}
-import ai.bios.tf.exec.{EarlyStopping, EpochMetrics, StepListener, StepLoop, TrainingConfig, ValidationMetric}
+import ai.bios.tf.exec.{EarlyStopping, EpochMetrics, ExecutionMode, StepListener, StepLoop, TrainingConfig,
+  ValidationMetric}
 import ai.bios.tf.model.{ComputeOptions, LossOptions, ModelSpec, OptimizerSpec, TrainableModel}
 import org.apache.spark.{BarrierTaskContext, HashPartitioner, Partitioner}
 import org.apache.spark.internal.Logging
@@ -157,6 +158,13 @@ private[spark] object BarrierTraining extends Logging {
     }
   }
 
+  /**
+   * The input threads a task's summary reports: its input threads in efficient mode with an input
+   * transform; otherwise 1 (simple mode reads and transforms every record on the loop's thread).
+   */
+  private[spark] def reportedInputThreads(transform: Boolean, config: TrainingConfig): Int =
+    if (transform && config.mode() == ExecutionMode.EFFICIENT) config.inputThreads() else 1
+
   /** Input threads for this task: the param's number, or for auto the task's CPUs less one for the loop (at least 1). */
   private[spark] def inputThreads(param: Option[Int], taskCpus: Int): Int = param.getOrElse(Math.max(1, taskCpus - 1))
 
@@ -219,7 +227,7 @@ private[spark] object BarrierTraining extends Logging {
           WorkerResult(rank, if (rank == 0) model.exportWeights() else null, report.lossHistory(),
             WorkerSummary(rank, gpu, model.compute().toConfigProto.getGpuOptions.getVisibleDeviceList,
               cache.size, cache.size - cache.rowsInMemory, cache.rowsAtFirstRead, report)
-              .copy(inputThreads = if (job.transform.isDefined) config.inputThreads() else 1),
+              .copy(inputThreads = reportedInputThreads(job.transform.isDefined, config)),
             report.epochs().asScala.toList, report.bestEpoch(), report.stoppedEarly())
         } finally {
           model.close()

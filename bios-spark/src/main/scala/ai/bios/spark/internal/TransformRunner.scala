@@ -2,6 +2,8 @@ package ai.bios.spark.internal
 
 import ai.bios.spark.transform.{FeatureWriter, InputRecord, RecordTransform, TransformContext}
 import ai.bios.tf.BadInputException
+import ai.bios.tf.input.{RecordChecks, Seeds}
+import ai.bios.tf.model.ModelSpec
 import org.apache.spark.ml.linalg.Vector
 import org.apache.spark.sql.Row
 import org.apache.spark.sql.catalyst.{CatalystTypeConverters, InternalRow}
@@ -21,12 +23,14 @@ import scala.util.control.NonFatal
  * A record is named by its shard key ((input partition << 32) | row, see `BarrierTraining.shardKey`):
  * a failure of the transform becomes a [[BadInputException]] whose message starts with "row R of
  * input partition P of <data>", names the transform's class and keeps the original as its cause.
+ * The features it writes pass the model's [[RecordChecks]] (exactly `featureSize` values, finite,
+ * category ids in range) before anything else sees them, and a bad value fails the same way.
  *
  * Thread-safe: [[apply]] may run on several input threads at once (it allocates its per-call state).
  */
 private[spark] final class TransformRunner(
     val transform: RecordTransform, inputIndex: Array[Int], val inputSchema: StructType, seed: Long,
-    data: String) extends Serializable {
+    data: String, checks: RecordChecks) extends Serializable {
 
   val featureSize: Int = transform.featureSize
   private val className = transform.getClass.getName
@@ -38,7 +42,7 @@ private[spark] final class TransformRunner(
   })
 
   /** The same runner naming `other` (e.g. "the data to transform") in its errors. */
-  def naming(other: String): TransformRunner = new TransformRunner(transform, inputIndex, inputSchema, seed, other)
+  def naming(other: String): TransformRunner = new TransformRunner(transform, inputIndex, inputSchema, seed, other, checks)
 
   /** `row`'s input columns as a catalyst row (no copy of their values). */
   def project(row: Row): InternalRow = toCatalyst(Row.fromSeq(inputIndex.map(row.get))).asInstanceOf[InternalRow]
@@ -70,6 +74,12 @@ private[spark] final class TransformRunner(
         if (values == null || length != featureSize) {
           fail(s"wrote ${if (values == null) "null" else s"$length values"} as features; its featureSize is " +
             s"$featureSize and the model's input must take exactly that many")
+        }
+        var i = 0
+        while (i < length) {
+          val problem = checks.featureProblem(values(offset + i), i)
+          if (problem != null) fail(s"wrote a bad feature: $problem (or fix the transform)")
+          i += 1
         }
         written += 1
         sink(values, offset, length)
@@ -157,30 +167,31 @@ private[spark] final class TransformRunner(
 private[spark] object TransformRunner {
 
   /**
-   * The seed of record `key`'s random source in `epoch`: SplitMix64's finaliser applied in turn to
-   * the fit's seed, the epoch and the record's shard key (each step adds the next input to the
-   * mixed value, then mixes). The one mixing function of transforms: the same record gets the same
-   * randomness on every worker count, thread, mode and attempt.
+   * The seed of record `key`'s random source in `epoch`: the engine's [[Seeds.combine]] of the
+   * fit's seed, the epoch and the record's shard key. The same record gets the same randomness on
+   * every worker count, thread, mode and attempt.
    */
-  def seedOf(seed: Long, epoch: Int, key: Long): Long =
-    mix(mix(mix(seed + Gamma) + epoch + Gamma) + key + Gamma)
-
-  private val Gamma = 0x9E3779B97F4A7C15L
-
-  private def mix(v: Long): Long = {
-    var z = v
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL
-    z ^ (z >>> 31)
-  }
+  def seedOf(seed: Long, epoch: Int, key: Long): Long = Seeds.combine(seed, epoch, key)
 
   /** "row R of input partition P of `data`" for shard key `key`. */
   def where(key: Long, data: String): String = s"row ${key & 0xFFFFFFFFL} of input partition ${key >>> 32} of $data"
 
-  /** A runner of `t` over `schema`'s columns `t.inputCols`, seeded by `seed`, naming `data` in errors. */
-  def of(t: RecordTransform, schema: StructType, seed: Long, data: String): TransformRunner = {
+  /**
+   * A runner of `t` over `schema`'s columns `t.inputCols` for the model `spec` (whose record checks
+   * its features pass), seeded by `seed`, naming `data` in errors.
+   */
+  def of(t: RecordTransform, schema: StructType, spec: ModelSpec, seed: Long, data: String): TransformRunner = {
+    checkSize(t, spec)
     val idx = t.inputCols.map(schema.fieldIndex)
-    new TransformRunner(t, idx, StructType(idx.map(schema.fields(_))), seed, data)
+    new TransformRunner(t, idx, StructType(idx.map(schema.fields(_))), seed, data, RecordChecks.forRecords(spec))
+  }
+
+  /** Throws unless `t` writes as many features per record as `spec`'s input takes, naming both numbers. */
+  def checkSize(t: RecordTransform, spec: ModelSpec): Unit = if (t.featureSize != spec.featureSize()) {
+    throw new IllegalArgumentException(s"the input transform ${t.getClass.getName} writes " +
+      s"${t.featureSize} features per record but the model spec's input has ${spec.featureSize()} values " +
+      s"(${spec.inputShape()}); build the model spec with an input of ${t.featureSize} values, or " +
+      "configure the transform to write the model's input size")
   }
 
   /**

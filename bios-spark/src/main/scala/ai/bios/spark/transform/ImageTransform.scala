@@ -23,6 +23,7 @@ import org.apache.spark.sql.types.{BinaryType, DataType, IntegerType, StructType
  * (the first bytes in hex). Java: `new ImageTransform("content").setSize(64, 64).setRandomCrop(true)`.
  * Holds settings only (no TensorFlow or ImageIO resources), so it serializes with the model.
  */
+@SerialVersionUID(1L)
 class ImageTransform(private var inputCol: String) extends RecordTransform {
   import ImageTransform._
 

@@ -19,6 +19,10 @@ import org.apache.spark.sql.types.{DataType, StructType}
  * `ThreadLocal` for scratch buffers). Anything random must come from `ctx.random`, which is a pure
  * function of (seed, epoch, record): both execution modes, any `inputThreads` and any resume then
  * train bitwise-identical weights.
+ *
+ * [[transform]] may run on a helper input thread that is not a Spark task thread: there
+ * `TaskContext.get()` is null (and task-local properties, accumulators and metrics are out of
+ * reach). Take what a transform needs from the driver (constructor arguments, [[fit]]) instead.
  */
 trait RecordTransform extends Serializable {
 

@@ -257,12 +257,14 @@ object TextTransform {
     def id(term: String): Int
   }
 
+  @SerialVersionUID(1L)
   private[transform] final case class Hashing(buckets: Int) extends Vocabulary {
     def cardinality: Int = buckets + 2
     def id(term: String): Int = TextTokenizer.hashedId(term, buckets)
     override def toString: String = s"hashing($buckets buckets)"
   }
 
+  @SerialVersionUID(1L)
   private[transform] final case class Learn(maxVocabulary: Int, minCount: Int) extends Vocabulary {
     def cardinality: Int = maxVocabulary + 2
     def id(term: String): Int = throw new IllegalStateException(

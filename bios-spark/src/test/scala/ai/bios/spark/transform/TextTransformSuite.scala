@@ -182,6 +182,13 @@ class TextTransformSuite extends AnyFunSuite with LocalSpark {
     new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray)).readObject().asInstanceOf[TextTransform]
   }
 
+  test("every serialized class of a TextTransform has a fixed serialVersionUID, so adding a field keeps saved models loadable") {
+    for (c <- Seq(classOf[TextTransform], classOf[TextTransform.Hashing], classOf[TextTransform.Learn],
+        classOf[TextTransform.Terms])) {
+      assert(java.io.ObjectStreamClass.lookup(c).getSerialVersionUID == 1L, c.getName)
+    }
+  }
+
   test("bad settings fail naming the setting, the value and the fix") {
     def msg(f: => Any): String = intercept[IllegalArgumentException](f).getMessage
     val b = TextTransform.builder("text")

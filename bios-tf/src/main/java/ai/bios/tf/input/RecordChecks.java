@@ -126,18 +126,31 @@ public final class RecordChecks implements Serializable {
    * cardinality)}.
    */
   public void checkFeature(double value, int position, long row) {
+    String problem = featureProblem(value, position);
+    if (problem != null) {
+      throw new BadInputException(subject(featuresCol, row) + problem);
+    }
+  }
+
+  /**
+   * What {@link #checkFeature} finds wrong with feature {@code position} = {@code value} ("value 3
+   * is NaN (feature 3 of 8); features must be finite ..."), without naming a column or row; null
+   * when the value is fine. For callers that name the record their own way (input transforms).
+   */
+  public String featureProblem(double value, int position) {
     if (!Double.isFinite(value)) {
-      throw bad(featuresCol, row, "value " + position + " is " + value + " (feature " + position + " of "
-          + featureSize + ")", "features must be finite numbers: impute or drop NaN and infinite values before fitting");
+      return "value " + position + " is " + value + " (feature " + position + " of " + featureSize
+          + "); features must be finite numbers: impute or drop NaN and infinite values before fitting";
     }
     if (idCardinality != null && idCardinality[position] > 0
         && (value != Math.rint(value) || value < 0 || value >= idCardinality[position])) {
       int card = idCardinality[position];
-      throw bad(featuresCol, row, "value " + position + " is " + value + ", not an id of categorical column '"
-              + idColumn[position] + "' (a whole number in [0, " + (card - 1) + "], cardinality " + card + ")",
-          "index the column with StringIndexer (handleInvalid=\"keep\" adds one bucket for unseen values: count "
-              + "it in the cardinality), or raise the column's cardinality");
+      return "value " + position + " is " + value + ", not an id of categorical column '" + idColumn[position]
+          + "' (a whole number in [0, " + (card - 1) + "], cardinality " + card + "); index the column with "
+          + "StringIndexer (handleInvalid=\"keep\" adds one bucket for unseen values: count it in the "
+          + "cardinality), or raise the column's cardinality";
     }
+    return null;
   }
 
   public BadInputException nullLabel(long row) {
@@ -187,7 +200,10 @@ public final class RecordChecks implements Serializable {
   }
 
   private BadInputException bad(String column, long row, String what, String fix) {
-    return new BadInputException("column '" + column + "', " + (where == null ? "record " + row : "row " + row
-        + " of " + where) + ": " + what + "; " + fix);
+    return new BadInputException(subject(column, row) + what + "; " + fix);
+  }
+
+  private String subject(String column, long row) {
+    return "column '" + column + "', " + (where == null ? "record " + row : "row " + row + " of " + where) + ": ";
   }
 }

@@ -1,5 +1,6 @@
 package ai.bios.tf.model;
 
+import ai.bios.tf.input.Seeds;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -267,14 +268,8 @@ final class Layers {
    * and resume draws the same masks, and workers and steps draw different ones.
    */
   static long[] dropoutSeed(long modelSeed, long step, int rank) {
-    long a = mix(modelSeed ^ mix(step + 0x632BE59BD9B4E019L));
-    return new long[] {a, mix(a ^ mix(rank + 0x9E3779B97F4A7C15L))};
-  }
-
-  private static long mix(long z) {
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
+    long a = Seeds.mix(modelSeed ^ Seeds.mix(step + 0x632BE59BD9B4E019L));
+    return new long[] {a, Seeds.mix(a ^ Seeds.mix(rank + Seeds.GAMMA))};
   }
 
   /**
