@@ -57,7 +57,7 @@ class TransformRunnerSuite extends AnyFunSuite {
         out.features(new Array[Float](featureSize))
       }
     }
-    val runner = TransformRunner.of(types, schema, 5L, "the training data")
+    val runner = this.runner(types, 5L, "the training data")
     val expected = types.inputCols.toSeq.map(c => schema(c).dataType)
     run(runner, runner.encoder()(row), 1L, 0)
     assert(seen == expected)
