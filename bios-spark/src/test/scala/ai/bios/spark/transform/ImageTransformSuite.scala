@@ -195,4 +195,25 @@ class ImageTransformSuite extends AnyFunSuite with LocalSpark {
     val invalid = Row("file:/x.jpg", -1, -1, -1, -1, Array.emptyByteArray)
     assert(intercept[BadInputException](run(s, invalid, new FakeContext(false, 0))).getMessage.contains("dropInvalid"))
   }
+
+  test("a truncated JPEG among binaryFile rows fails the fit naming its row, partition and what is wrong, in both modes") {
+    val dir = Files.createTempDirectory("bios-corrupt")
+    try {
+      for (i <- 0 until 12) {
+        val jpeg = encode(picture(24 + i, 20 + i), "jpeg")
+        Files.write(dir.resolve(f"p$i%02d.jpg"), if (i == 7) jpeg.take(jpeg.length / 2) else jpeg)
+      }
+      // One input partition, files in name order: p07.jpg is row 7 of input partition 0.
+      val files = spark.read.format("binaryFile").load(dir.toString).orderBy("path").coalesce(1)
+        .withColumn("label", when(regexp_extract(col("path"), "p(\\d\\d)\\.jpg$", 1) < "06", 1.0).otherwise(0.0))
+      val spec = ModelSpec.builder(4 * 4 * 3).dense(2, Activation.NONE).seed(1).build()
+      for (mode <- Seq("simple", "efficient")) {
+        val e = intercept[BadInputException](new BiosEstimator().setModelSpec(spec).setExecutionMode(mode)
+          .setTransform(new ImageTransform("content").setSize(4, 4)).setInputThreads(2)
+          .setNumWorkers(1).setBatchSize(4).setEpochs(1).fit(files))
+        assert(e.getMessage.startsWith("row 7 of input partition 0 of the training data"), s"$mode: ${e.getMessage}")
+        assert(e.getMessage.contains("truncated or corrupt JPEG"), s"$mode: ${e.getMessage}")
+      }
+    } finally org.apache.commons.io.FileUtils.deleteQuietly(dir.toFile)
+  }
 }
