@@ -85,8 +85,9 @@ public final class ImagePipeline {
         .option("recursiveFileLookup", "true")
         .load(dir)
         .withColumn("class", regexp_extract(col("path"), "([^/]+)/[^/]+$", 1))
-        // A file's split depends on its path only: the same on every run and every cluster.
-        .withColumn("held_out", pmod(xxhash64(col("path"), lit(17)), lit(10)).lt(2));
+        // A file's split depends on its class folder and name only: the same on every run, wherever
+        // the folder is copied to.
+        .withColumn("held_out", pmod(xxhash64(regexp_extract(col("path"), "([^/]+/[^/]+)$", 1), lit(17)), lit(10)).lt(2));
   }
 
   /** Generates the example set into {@code dir} unless a complete one is there. */
