@@ -22,20 +22,12 @@ import scala.concurrent.{Await, ExecutionContext, Future}
  * the loss curve and validation point as SVG, and the stage timeline; after the fit, that it
  * finished and its final loss. Screenshots stay under bios-spark/target/bios-ui/.
  */
-class BiosUiSuite extends AnyFunSuite with LocalSpark {
+class BiosUiSuite extends AnyFunSuite with LocalSparkWithTestHooks {
   override protected def extraConf: Map[String, String] = Map(
     "spark.ui.enabled" -> "true",
     "spark.ui.port" -> "0",
     "spark.plugins" -> "ai.bios.spark.BiosPlugin",
     "spark.bios.internal.trainingHooks" -> classOf[UiHooks].getName)
-
-  override protected def beforeAll(): Unit = {
-    System.setProperty("spark.testing", "true") // enables the test-only hook that holds the fit
-    super.beforeAll()
-  }
-
-  override protected def afterAll(): Unit =
-    try super.afterAll() finally System.clearProperty("spark.testing")
 
   private implicit val formats: Formats = DefaultFormats
 

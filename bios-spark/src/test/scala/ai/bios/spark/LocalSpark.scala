@@ -30,3 +30,17 @@ trait LocalSpark extends BeforeAndAfterAll { self: Suite =>
     } finally super.afterAll()
   }
 }
+
+/**
+ * A [[LocalSpark]] session with Spark's `spark.testing` property set while it runs, which is what
+ * lets `spark.bios.internal.trainingHooks` load a test-only hook (FaultHooks, UiHooks).
+ */
+trait LocalSparkWithTestHooks extends LocalSpark { self: Suite =>
+  override protected def beforeAll(): Unit = {
+    System.setProperty("spark.testing", "true")
+    super.beforeAll()
+  }
+
+  override protected def afterAll(): Unit =
+    try super.afterAll() finally System.clearProperty("spark.testing")
+}

@@ -14,7 +14,7 @@ import scala.jdk.CollectionConverters._
  * A task that fails mid-training: Spark retries the barrier stage, every worker resumes from the
  * newest checkpoint, and the final weights are bitwise those of a run that never failed.
  */
-class StageRetrySuite extends AnyFunSuite with LocalSpark {
+class StageRetrySuite extends AnyFunSuite with LocalSparkWithTestHooks {
   // Short enough that a stalled peer is noticed quickly in the stall test, long for this data.
   override protected def extraConf: Map[String, String] = Map("spark.bios.collectiveTimeout" -> "5s") ++
     FaultHooks.Conf
@@ -22,18 +22,8 @@ class StageRetrySuite extends AnyFunSuite with LocalSpark {
   private val spec = ModelSpec.builder(5).dense(8, Activation.TANH).dense(2, Activation.NONE).seed(4).build()
   private lazy val scratch = Files.createTempDirectory("bios-retry").toFile
 
-  override protected def beforeAll(): Unit = {
-    System.setProperty("spark.testing", "true") // enables the test-only fault hook
-    super.beforeAll()
-  }
-
-  override protected def afterAll(): Unit = {
-    try super.afterAll()
-    finally {
-      System.clearProperty("spark.testing")
-      org.apache.commons.io.FileUtils.deleteQuietly(scratch)
-    }
-  }
+  override protected def afterAll(): Unit =
+    try super.afterAll() finally org.apache.commons.io.FileUtils.deleteQuietly(scratch)
 
   private def data: DataFrame = data(4)
 

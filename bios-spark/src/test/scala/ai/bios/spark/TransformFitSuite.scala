@@ -75,24 +75,14 @@ final class Zeros(size: Int) extends RecordTransform {
 }
 
 /** Input transforms through the estimator: determinism, the encoded cache, errors, inference, save/load. */
-class TransformFitSuite extends AnyFunSuite with LocalSpark {
+class TransformFitSuite extends AnyFunSuite with LocalSparkWithTestHooks {
   override protected def extraConf: Map[String, String] = FaultHooks.Conf
 
   private val spec = ModelSpec.builder(8).dense(8, Activation.TANH).dense(2, Activation.NONE).seed(3).build()
   private lazy val scratch = Files.createTempDirectory("bios-transform").toFile
 
-  override protected def beforeAll(): Unit = {
-    System.setProperty("spark.testing", "true") // enables the test-only fault hook
-    super.beforeAll()
-  }
-
-  override protected def afterAll(): Unit = {
-    try super.afterAll()
-    finally {
-      System.clearProperty("spark.testing")
-      org.apache.commons.io.FileUtils.deleteQuietly(scratch)
-    }
-  }
+  override protected def afterAll(): Unit =
+    try super.afterAll() finally org.apache.commons.io.FileUtils.deleteQuietly(scratch)
 
   private val schema = StructType(Seq(StructField("bytes", BinaryType), StructField("label", DoubleType)))
 
